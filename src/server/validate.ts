@@ -1,0 +1,50 @@
+/**
+ * Input validation at the network edge (DEVELOPERS.md rule 5). Each check
+ * returns an error message for the response's `error` field, or undefined
+ * when the input is acceptable. Messages start with a stable code so scripts
+ * can match them; docs/ERRORS.md lists every one.
+ */
+import { DATA_CFS, CF_DEFAULT } from '../storage/engine.js';
+import type { CfName } from '../storage/engine.js';
+import { scanLimitMax, userKeyBytesMax, userValueBytesMax } from '../config/limits.js';
+
+export const INVALID_ARGUMENT = 'InvalidArgument';
+
+export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
+
+const fail = (detail: string): { ok: false; error: string } => ({ ok: false, error: `${INVALID_ARGUMENT}: ${detail}` });
+
+export function checkKey(key: Uint8Array, what = 'key'): string | undefined {
+  if (key.length === 0) return fail(`${what} is empty`).error;
+  if (key.length > userKeyBytesMax) return fail(`${what} is ${key.length} bytes, the limit is ${userKeyBytesMax}`).error;
+  return undefined;
+}
+
+/** A scan start key may be empty (scan from the first key). */
+export function checkStartKey(key: Uint8Array): string | undefined {
+  return key.length === 0 ? undefined : checkKey(key, 'start key');
+}
+
+export function checkValue(value: Uint8Array): string | undefined {
+  if (value.length > userValueBytesMax) {
+    return fail(`value is ${value.length} bytes, the limit is ${userValueBytesMax}`).error;
+  }
+  return undefined;
+}
+
+/** An empty column family name means `default`, as in TiKV. */
+export function checkCf(cf: string): Checked<CfName> {
+  if (cf === '') return { ok: true, value: CF_DEFAULT };
+  const found = DATA_CFS.find((name) => name === cf);
+  if (found === undefined) {
+    return fail(`unknown column family ${JSON.stringify(cf.slice(0, 64))} (expected ${DATA_CFS.join(', ')})`);
+  }
+  return { ok: true, value: found };
+}
+
+export function checkScanLimit(limit: number): string | undefined {
+  if (!Number.isInteger(limit) || limit < 1 || limit > scanLimitMax) {
+    return fail(`scan limit must be between 1 and ${scanLimitMax}, got ${limit}`).error;
+  }
+  return undefined;
+}

@@ -1,0 +1,73 @@
+/**
+ * TinyKV's storage abstraction (kv/storage/storage.go), the seam between the
+ * request handlers and whatever holds the data: the standalone engine now,
+ * the replicated raft store later. Handlers only ever see this interface.
+ */
+import type { CfName, KvEntry } from './engine.js';
+
+/**
+ * The request context of a call (kvrpcpb.Context in shape). Standalone
+ * storage ignores it; raft storage routes and checks epochs with it.
+ */
+export interface StorageContext {
+  readonly regionId: number;
+  readonly regionEpoch?: { readonly confVer: number; readonly version: number } | undefined;
+  readonly peer?: { readonly id: number; readonly storeId: number } | undefined;
+  readonly term: number;
+}
+
+export type Modify =
+  | { readonly type: 'put'; readonly cf: CfName; readonly key: Uint8Array; readonly value: Uint8Array }
+  | { readonly type: 'delete'; readonly cf: CfName; readonly key: Uint8Array };
+
+export interface Storage {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /**
+   * Applies `batch` atomically and durably: when the promise resolves, the
+   * writes survive a crash of the process or machine.
+   * @throws {StorageError} on invalid column families or engine failure.
+   */
+  write(ctx: StorageContext, batch: readonly Modify[]): Promise<void>;
+  /**
+   * A reader over one consistent point-in-time state (a read view): writes
+   * that land after this resolves are not visible through it.
+   * Close it when done.
+   */
+  reader(ctx: StorageContext): Promise<StorageReader>;
+}
+
+export interface StorageReader {
+  /** The value of `key` in `cf`, or `undefined` when absent (not an error). */
+  getCF(cf: CfName, key: Uint8Array): Uint8Array | undefined;
+  /** A forward iterator over `cf`, positioned at the first key. */
+  iterCF(cf: CfName): DBIterator;
+  close(): void;
+}
+
+/** TinyKV's engine_util.DBIterator, with the same seek/valid/item/next cycle. */
+export interface DBIterator {
+  /** Positions at the first key >= `key`. */
+  seek(key: Uint8Array): void;
+  /** False once the iterator is past the last key. */
+  valid(): boolean;
+  /** The current entry. @throws {AssertionError} when not valid. */
+  item(): KvEntry;
+  next(): void;
+  close(): void;
+}
+
+export const STORAGE_ERROR_CODES = {
+  InvalidCf: 'STORAGE_INVALID_CF',
+  Stopped: 'STORAGE_STOPPED',
+} as const;
+export type StorageErrorCode = (typeof STORAGE_ERROR_CODES)[keyof typeof STORAGE_ERROR_CODES];
+
+export class StorageError extends Error {
+  override readonly name = 'StorageError';
+  readonly code: StorageErrorCode;
+  constructor(code: StorageErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
