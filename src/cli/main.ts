@@ -1,0 +1,53 @@
+/**
+ * The `tinykv` command. Exit codes: 0 ok, 1 operation failed, 2 usage error,
+ * 3 key not found (docs/CLI.md).
+ */
+import { Command, CommanderError } from 'commander';
+import { ClientError } from '../client/errors.js';
+import { EngineError } from '../storage/engine.js';
+import { EXIT } from './exit_codes.js';
+import { UsageError } from './format.js';
+import { rawCommand } from './raw_commands.js';
+import { playgroundCommand, serverCommand } from './server_commands.js';
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const setExit = (code: number): void => {
+    exitCode = code;
+  };
+  const program = new Command('tinykv')
+    .description('TinyKV.ts: a distributed transactional key-value store, wire-compatible with TinyKV')
+    .version('0.1.0')
+    .exitOverride()
+    .showHelpAfterError()
+    .addCommand(serverCommand(setExit))
+    .addCommand(playgroundCommand(setExit))
+    .addCommand(rawCommand(setExit));
+  for (const cmd of program.commands) {
+    cmd.exitOverride();
+    for (const sub of cmd.commands) sub.exitOverride();
+  }
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (err: unknown) {
+    return reportError(err);
+  }
+}
+
+function reportError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // Help and version are "errors" in commander's exitOverride mode.
+    return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  if (err instanceof UsageError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    return EXIT.usage;
+  }
+  if (err instanceof ClientError || err instanceof EngineError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    return EXIT.failed;
+  }
+  process.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return EXIT.failed;
+}
