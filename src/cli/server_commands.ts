@@ -15,30 +15,36 @@ function parseLogLevel(value: string): LogLevel {
 }
 
 /**
- * Stops gracefully on the first SIGINT/SIGTERM (in-flight calls finish, the
- * engine closes) and resolves with the exit code; a second signal exits at once.
+ * Resolves on the first SIGINT/SIGTERM; a second signal exits at once.
+ * Installed before the server starts, so a signal that arrives while it
+ * starts (or right after it announced its address) is never missed.
  */
-function untilSignal(node: RunningStandalone, logger: Logger): Promise<number> {
+function firstSignal(logger: Logger): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
-    let stopping = false;
+    let received = false;
     const onSignal = (signal: NodeJS.Signals): void => {
-      if (stopping) {
+      if (received) {
         logger.warn({ signal }, 'second signal: exiting without waiting');
         process.exit(EXIT.failed);
       }
-      stopping = true;
-      logger.info({ signal }, 'shutting down');
-      node.stop().then(
-        () => resolve(EXIT.ok),
-        (err: unknown) => {
-          logger.error({ err }, 'shutdown failed');
-          resolve(EXIT.failed);
-        },
-      );
+      received = true;
+      resolve(signal);
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+}
+
+/** Stops gracefully: in-flight calls finish, then the engine closes. */
+async function stopOn(signal: Promise<NodeJS.Signals>, node: RunningStandalone, logger: Logger): Promise<number> {
+  logger.info({ signal: await signal }, 'shutting down');
+  try {
+    await node.stop();
+    return EXIT.ok;
+  } catch (err: unknown) {
+    logger.error({ err }, 'shutdown failed');
+    return EXIT.failed;
+  }
 }
 
 export function serverCommand(setExit: (code: number) => void): Command {
@@ -53,10 +59,11 @@ export function serverCommand(setExit: (code: number) => void): Command {
         throw new UsageError('Cluster mode needs the raftstore, which this build does not have yet: pass --standalone');
       }
       const logger = createLogger({ level: opts.logLevel, name: 'tinykv-server' });
+      const signal = firstSignal(logger);
       const node = await startStandalone({ dataDir: path.resolve(opts.dataDir), addr: opts.addr, logger });
       // The first stdout line is the contract for scripts and tests: the bound address.
       process.stdout.write(`listening on ${node.addr}\n`);
-      setExit(await untilSignal(node, logger));
+      setExit(await stopOn(signal, node, logger));
     });
 }
 
@@ -68,6 +75,7 @@ export function playgroundCommand(setExit: (code: number) => void): Command {
     .action(async (opts: { dataDir: string; addr: string }) => {
       const logger = createLogger({ level: 'warn', name: 'tinykv-playground' });
       const dataDir = path.resolve(opts.dataDir);
+      const signal = firstSignal(logger);
       const node = await startStandalone({ dataDir, addr: opts.addr, logger });
       const cli = 'npx tinykv';
       process.stdout.write(
@@ -84,7 +92,7 @@ export function playgroundCommand(setExit: (code: number) => void): Command {
           '',
         ].join('\n'),
       );
-      setExit(await untilSignal(node, logger));
+      setExit(await stopOn(signal, node, logger));
       process.stdout.write('stopped\n');
     });
 }
