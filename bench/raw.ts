@@ -53,7 +53,7 @@ async function main(): Promise<void> {
       const n = concurrency === 1 ? Math.min(ops, 2_000) : ops;
       const put = await run(concurrency, n, (i) => client.put(key(i), value));
       report('raw', 'raw_put', { concurrency, ops: n, ops_per_sec: put.opsPerSec, p50_ms: put.p50, p99_ms: put.p99 });
-      const get = await run(concurrency, n, (i) => client.get(key(rand() % n)));
+      const get = await run(concurrency, n, () => client.get(key(rand() % n)));
       report('raw', 'raw_get', { concurrency, ops: n, ops_per_sec: get.opsPerSec, p50_ms: get.p50, p99_ms: get.p99 });
     }
   } finally {
