@@ -48,3 +48,11 @@ export function xorshift32(seed: number): () => number {
     return x;
   };
 }
+
+/** `--name N` from the command line, a positive integer, or `fallback`. */
+export function argNumber(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`--${name} must be a positive integer`);
+  return v;
+}

@@ -18,17 +18,10 @@ import type { Engine } from '../src/storage/engine.js';
 import { LmdbEngine } from '../src/storage/lmdb_engine.js';
 import { MemEngine } from '../src/storage/mem_engine.js';
 import { WriteBatch } from '../src/storage/write_batch.js';
-import { nowMs, report, round, xorshift32 } from './_report.js';
+import { argNumber, nowMs, report, round, xorshift32 } from './_report.js';
 
 const BATCH = 100;
 const IN_FLIGHT = 8;
-
-function argNumber(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`--${name} must be a positive integer`);
-  return v;
-}
 
 function key(i: number, prefix: number): Uint8Array {
   const k = new Uint8Array(16);

@@ -11,14 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { RawClient } from '../src/client/raw_client.js';
 import { spawnServer } from '../src/testing/child_server.js';
-import { nowMs, quantile, report, round, xorshift32 } from './_report.js';
-
-function argNumber(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`--${name} must be a positive integer`);
-  return v;
-}
+import { argNumber, nowMs, quantile, report, round, xorshift32 } from './_report.js';
 
 const key = (i: number): Uint8Array => new TextEncoder().encode(`bench-${String(i).padStart(10, '0')}`);
 

@@ -2,6 +2,8 @@
  * Typed errors of the client library. `code` says what happened and whether
  * a retry can help; `cause` keeps the underlying gRPC error.
  */
+import { CodedError } from '../util/errors.js';
+
 export const CLIENT_ERROR_CODES = {
   /** The request was rejected as malformed, by the client or the server. Not retryable. */
   InvalidArgument: 'INVALID_ARGUMENT',
@@ -22,11 +24,6 @@ export const CLIENT_ERROR_CODES = {
 } as const;
 export type ClientErrorCode = (typeof CLIENT_ERROR_CODES)[keyof typeof CLIENT_ERROR_CODES];
 
-export class ClientError extends Error {
+export class ClientError extends CodedError<ClientErrorCode> {
   override readonly name = 'ClientError';
-  readonly code: ClientErrorCode;
-  constructor(code: ClientErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }

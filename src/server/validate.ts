@@ -12,11 +12,11 @@ export const INVALID_ARGUMENT = 'InvalidArgument';
 
 export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
 
-const fail = (detail: string): { ok: false; error: string } => ({ ok: false, error: `${INVALID_ARGUMENT}: ${detail}` });
+const invalid = (detail: string): string => `${INVALID_ARGUMENT}: ${detail}`;
 
 export function checkKey(key: Uint8Array, what = 'key'): string | undefined {
-  if (key.length === 0) return fail(`${what} is empty`).error;
-  if (key.length > userKeyBytesMax) return fail(`${what} is ${key.length} bytes, the limit is ${userKeyBytesMax}`).error;
+  if (key.length === 0) return invalid(`${what} is empty`);
+  if (key.length > userKeyBytesMax) return invalid(`${what} is ${key.length} bytes, the limit is ${userKeyBytesMax}`);
   return undefined;
 }
 
@@ -27,7 +27,7 @@ export function checkStartKey(key: Uint8Array): string | undefined {
 
 export function checkValue(value: Uint8Array): string | undefined {
   if (value.length > userValueBytesMax) {
-    return fail(`value is ${value.length} bytes, the limit is ${userValueBytesMax}`).error;
+    return invalid(`value is ${value.length} bytes, the limit is ${userValueBytesMax}`);
   }
   return undefined;
 }
@@ -37,14 +37,14 @@ export function checkCf(cf: string): Checked<CfName> {
   if (cf === '') return { ok: true, value: CF_DEFAULT };
   const found = DATA_CFS.find((name) => name === cf);
   if (found === undefined) {
-    return fail(`unknown column family ${JSON.stringify(cf.slice(0, 64))} (expected ${DATA_CFS.join(', ')})`);
+    return { ok: false, error: invalid(`unknown column family ${JSON.stringify(cf.slice(0, 64))} (expected ${DATA_CFS.join(', ')})`) };
   }
   return { ok: true, value: found };
 }
 
 export function checkScanLimit(limit: number): string | undefined {
   if (!Number.isInteger(limit) || limit < 1 || limit > scanLimitMax) {
-    return fail(`scan limit must be between 1 and ${scanLimitMax}, got ${limit}`).error;
+    return invalid(`scan limit must be between 1 and ${scanLimitMax}, got ${limit}`);
   }
   return undefined;
 }

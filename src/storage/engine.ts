@@ -9,6 +9,7 @@
  * (`lmdb_engine.ts`); `mem_engine.ts` is the test double, and both pass the
  * same conformance suite (`engine_conformance.ts`).
  */
+import { CodedError } from '../util/errors.js';
 import type { WriteBatch } from './write_batch.js';
 
 /**
@@ -106,11 +107,6 @@ export const ENGINE_ERROR_CODES = {
 export type EngineErrorCode = (typeof ENGINE_ERROR_CODES)[keyof typeof ENGINE_ERROR_CODES];
 
 /** An operating error of an engine (as opposed to a broken invariant). */
-export class EngineError extends Error {
+export class EngineError extends CodedError<EngineErrorCode> {
   override readonly name = 'EngineError';
-  readonly code: EngineErrorCode;
-  constructor(code: EngineErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }

@@ -21,8 +21,8 @@ export class StandaloneStorage implements Storage {
     this.running = true;
   }
 
+  /** Closes the engine; idempotent, and safe without a prior start(). */
   async stop(): Promise<void> {
-    if (!this.running) return;
     this.running = false;
     await this.engine.close();
   }

@@ -3,6 +3,7 @@
  * request handlers and whatever holds the data: the standalone engine now,
  * the replicated raft store later. Handlers only ever see this interface.
  */
+import { CodedError } from '../util/errors.js';
 import type { CfName, KvEntry } from './engine.js';
 
 /**
@@ -63,11 +64,6 @@ export const STORAGE_ERROR_CODES = {
 } as const;
 export type StorageErrorCode = (typeof STORAGE_ERROR_CODES)[keyof typeof STORAGE_ERROR_CODES];
 
-export class StorageError extends Error {
+export class StorageError extends CodedError<StorageErrorCode> {
   override readonly name = 'StorageError';
-  readonly code: StorageErrorCode;
-  constructor(code: StorageErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }
