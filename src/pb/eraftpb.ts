@@ -19,12 +19,19 @@ export const protobufFileName = "eraftpb.proto";
  *
  * Number typing: terms, indexes, node ids and commit indexes are all
  * [jstype = JS_NUMBER] (JS `number`); none of them is a TSO timestamp.
+ *
+ * TinyKV.ts extensions (new numbers only, so TinyKV peers decode our
+ * messages and we decode theirs): Pre-Vote, ReadIndex, snapshot status and
+ * unreachable reports, check-quorum, learners and joint consensus
+ * (ConfChangeV2), and a rejection hint on append responses.
  */
 
 export enum EntryType {
   EntryNormal = 0,
   /** EntryConfChange - `data` holds an encoded ConfChange. */
   EntryConfChange = 1,
+  /** EntryConfChangeV2 - Extension: `data` holds an encoded ConfChangeV2 (joint consensus). */
+  EntryConfChangeV2 = 2,
   UNRECOGNIZED = -1,
 }
 
@@ -36,6 +43,9 @@ export function entryTypeFromJSON(object: any): EntryType {
     case 1:
     case "EntryConfChange":
       return EntryType.EntryConfChange;
+    case 2:
+    case "EntryConfChangeV2":
+      return EntryType.EntryConfChangeV2;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -49,6 +59,8 @@ export function entryTypeToJSON(object: EntryType): string {
       return "EntryNormal";
     case EntryType.EntryConfChange:
       return "EntryConfChange";
+    case EntryType.EntryConfChangeV2:
+      return "EntryConfChangeV2";
     case EntryType.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -72,6 +84,21 @@ export enum MessageType {
   MsgHeartbeatResponse = 9,
   MsgTransferLeader = 11,
   MsgTimeoutNow = 12,
+  /** MsgPreVote - Extensions. */
+  MsgPreVote = 13,
+  MsgPreVoteResponse = 14,
+  /**
+   * MsgReadIndex - A follower asks the leader for a read index; the leader answers with
+   * MsgReadIndexResponse{index}. `entries[0].data` carries the request context.
+   */
+  MsgReadIndex = 15,
+  MsgReadIndexResponse = 16,
+  /** MsgSnapStatus - Local: the application reports the outcome of sending a snapshot. */
+  MsgSnapStatus = 17,
+  /** MsgUnreachable - Local: the application reports a peer it could not reach. */
+  MsgUnreachable = 18,
+  /** MsgCheckQuorum - Local: the leader checks that a quorum is still active. */
+  MsgCheckQuorum = 19,
   UNRECOGNIZED = -1,
 }
 
@@ -113,6 +140,27 @@ export function messageTypeFromJSON(object: any): MessageType {
     case 12:
     case "MsgTimeoutNow":
       return MessageType.MsgTimeoutNow;
+    case 13:
+    case "MsgPreVote":
+      return MessageType.MsgPreVote;
+    case 14:
+    case "MsgPreVoteResponse":
+      return MessageType.MsgPreVoteResponse;
+    case 15:
+    case "MsgReadIndex":
+      return MessageType.MsgReadIndex;
+    case 16:
+    case "MsgReadIndexResponse":
+      return MessageType.MsgReadIndexResponse;
+    case 17:
+    case "MsgSnapStatus":
+      return MessageType.MsgSnapStatus;
+    case 18:
+    case "MsgUnreachable":
+      return MessageType.MsgUnreachable;
+    case 19:
+    case "MsgCheckQuorum":
+      return MessageType.MsgCheckQuorum;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -146,6 +194,20 @@ export function messageTypeToJSON(object: MessageType): string {
       return "MsgTransferLeader";
     case MessageType.MsgTimeoutNow:
       return "MsgTimeoutNow";
+    case MessageType.MsgPreVote:
+      return "MsgPreVote";
+    case MessageType.MsgPreVoteResponse:
+      return "MsgPreVoteResponse";
+    case MessageType.MsgReadIndex:
+      return "MsgReadIndex";
+    case MessageType.MsgReadIndexResponse:
+      return "MsgReadIndexResponse";
+    case MessageType.MsgSnapStatus:
+      return "MsgSnapStatus";
+    case MessageType.MsgUnreachable:
+      return "MsgUnreachable";
+    case MessageType.MsgCheckQuorum:
+      return "MsgCheckQuorum";
     case MessageType.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -155,6 +217,8 @@ export function messageTypeToJSON(object: MessageType): string {
 export enum ConfChangeType {
   AddNode = 0,
   RemoveNode = 1,
+  /** AddLearnerNode - Extension: add (or demote to) a non-voting learner. */
+  AddLearnerNode = 2,
   UNRECOGNIZED = -1,
 }
 
@@ -166,6 +230,9 @@ export function confChangeTypeFromJSON(object: any): ConfChangeType {
     case 1:
     case "RemoveNode":
       return ConfChangeType.RemoveNode;
+    case 2:
+    case "AddLearnerNode":
+      return ConfChangeType.AddLearnerNode;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -179,7 +246,55 @@ export function confChangeTypeToJSON(object: ConfChangeType): string {
       return "AddNode";
     case ConfChangeType.RemoveNode:
       return "RemoveNode";
+    case ConfChangeType.AddLearnerNode:
+      return "AddLearnerNode";
     case ConfChangeType.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/**
+ * Extension: how a ConfChangeV2 moves through joint consensus (etcd's
+ * ConfChangeTransition).
+ */
+export enum ConfChangeTransition {
+  /** Auto - Simple change when possible (one voter changed), else joint with auto-leave. */
+  Auto = 0,
+  /** JointImplicit - Joint consensus, left automatically once committed. */
+  JointImplicit = 1,
+  /** JointExplicit - Joint consensus, left only by an explicit empty ConfChangeV2. */
+  JointExplicit = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function confChangeTransitionFromJSON(object: any): ConfChangeTransition {
+  switch (object) {
+    case 0:
+    case "Auto":
+      return ConfChangeTransition.Auto;
+    case 1:
+    case "JointImplicit":
+      return ConfChangeTransition.JointImplicit;
+    case 2:
+    case "JointExplicit":
+      return ConfChangeTransition.JointExplicit;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ConfChangeTransition.UNRECOGNIZED;
+  }
+}
+
+export function confChangeTransitionToJSON(object: ConfChangeTransition): string {
+  switch (object) {
+    case ConfChangeTransition.Auto:
+      return "Auto";
+    case ConfChangeTransition.JointImplicit:
+      return "JointImplicit";
+    case ConfChangeTransition.JointExplicit:
+      return "JointExplicit";
+    case ConfChangeTransition.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -220,6 +335,14 @@ export interface Message {
   commit: number;
   snapshot: Snapshot | undefined;
   reject: boolean;
+  /**
+   * Extension: on a rejected MsgAppendResponse, the follower's last index
+   * (or the index to probe from); log_term then holds the term at that index
+   * so the leader can skip a whole term per round trip.
+   */
+  rejectHint: number;
+  /** Extension: opaque context (heartbeats carrying a ReadIndex round). */
+  context: Buffer;
 }
 
 /** Must be persisted before any message that depends on it is sent. */
@@ -237,6 +360,14 @@ export interface ConfState {
    * unless packed is given explicitly.
    */
   nodes: number[];
+  /** Extensions for learners and joint consensus (etcd's ConfState). */
+  learners: number[];
+  /** Voters of the outgoing configuration while joint; empty otherwise. */
+  votersOutgoing: number[];
+  /** Voters that become learners when the joint configuration is left. */
+  learnersNext: number[];
+  /** Leave the joint configuration automatically once it is committed. */
+  autoLeave: boolean;
 }
 
 /** Payload of an EntryConfChange entry. */
@@ -247,6 +378,21 @@ export interface ConfChange {
    * Opaque to raft; TinyKV puts the encoded RaftCmdRequest (with the
    * ChangePeer admin request) here.
    */
+  context: Buffer;
+}
+
+export interface ConfChangeSingle {
+  changeType: ConfChangeType;
+  nodeId: number;
+}
+
+/**
+ * Extension: payload of an EntryConfChangeV2 entry. An empty `changes` list
+ * leaves a joint configuration.
+ */
+export interface ConfChangeV2 {
+  transition: ConfChangeTransition;
+  changes: ConfChangeSingle[];
   context: Buffer;
 }
 
@@ -589,6 +735,8 @@ function createBaseMessage(): Message {
     commit: 0,
     snapshot: undefined,
     reject: false,
+    rejectHint: 0,
+    context: Buffer.alloc(0),
   };
 }
 
@@ -641,6 +789,15 @@ export const Message: MessageFns<Message> = {
     }
     if (message.reject !== false) {
       writer.uint32(80).bool(message.reject);
+    }
+    if (message.rejectHint !== 0) {
+      if (BigInt.asUintN(64, BigInt(message.rejectHint)) !== BigInt(message.rejectHint)) {
+        throw new globalThis.Error("value provided for field BigInt(message.rejectHint) of type uint64 too large");
+      }
+      writer.uint32(88).uint64(BigInt(message.rejectHint));
+    }
+    if (message.context.length !== 0) {
+      writer.uint32(98).bytes(message.context);
     }
     return writer;
   },
@@ -738,6 +895,22 @@ export const Message: MessageFns<Message> = {
             message.reject = reader.bool();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.rejectHint = longToNumber(reader.uint64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.context = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -770,6 +943,12 @@ export const Message: MessageFns<Message> = {
       commit: isSet(object.commit) ? globalThis.Number(object.commit) : 0,
       snapshot: isSet(object.snapshot) ? Snapshot.fromJSON(object.snapshot) : undefined,
       reject: isSet(object.reject) ? globalThis.Boolean(object.reject) : false,
+      rejectHint: isSet(object.rejectHint)
+        ? globalThis.Number(object.rejectHint)
+        : isSet(object.reject_hint)
+        ? globalThis.Number(object.reject_hint)
+        : 0,
+      context: isSet(object.context) ? Buffer.from(bytesFromBase64(object.context)) : Buffer.alloc(0),
     };
   },
 
@@ -805,6 +984,12 @@ export const Message: MessageFns<Message> = {
     if (message.reject !== false) {
       obj.reject = message.reject;
     }
+    if (message.rejectHint !== 0) {
+      obj.rejectHint = globalThis.Number(message.rejectHint);
+    }
+    if (message.context.length !== 0) {
+      obj.context = base64FromBytes(message.context);
+    }
     return obj;
   },
 
@@ -825,6 +1010,8 @@ export const Message: MessageFns<Message> = {
       ? Snapshot.fromPartial(object.snapshot)
       : undefined;
     message.reject = object.reject ?? false;
+    message.rejectHint = object.rejectHint ?? 0;
+    message.context = object.context ?? Buffer.alloc(0);
     return message;
   },
 };
@@ -940,7 +1127,7 @@ export const HardState: MessageFns<HardState> = {
 };
 
 function createBaseConfState(): ConfState {
-  return { nodes: [] };
+  return { nodes: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
 }
 
 export const ConfState: MessageFns<ConfState> = {
@@ -954,6 +1141,39 @@ export const ConfState: MessageFns<ConfState> = {
         writer.uint64(v);
       }
       writer.join();
+    }
+    if (message.learners.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.learners) {
+        if (BigInt.asUintN(64, BigInt(v)) !== BigInt(v)) {
+          throw new globalThis.Error("a value provided in array field learners of type uint64 is too large");
+        }
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    if (message.votersOutgoing.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.votersOutgoing) {
+        if (BigInt.asUintN(64, BigInt(v)) !== BigInt(v)) {
+          throw new globalThis.Error("a value provided in array field votersOutgoing of type uint64 is too large");
+        }
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    if (message.learnersNext.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.learnersNext) {
+        if (BigInt.asUintN(64, BigInt(v)) !== BigInt(v)) {
+          throw new globalThis.Error("a value provided in array field learnersNext of type uint64 is too large");
+        }
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    if (message.autoLeave !== false) {
+      writer.uint32(40).bool(message.autoLeave);
     }
     return writer;
   },
@@ -989,6 +1209,68 @@ export const ConfState: MessageFns<ConfState> = {
 
             break;
           }
+          case 2: {
+            if (tag === 16) {
+              message.learners.push(longToNumber(reader.uint64()));
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.learners.push(longToNumber(reader.uint64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.votersOutgoing.push(longToNumber(reader.uint64()));
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.votersOutgoing.push(longToNumber(reader.uint64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag === 32) {
+              message.learnersNext.push(longToNumber(reader.uint64()));
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.learnersNext.push(longToNumber(reader.uint64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.autoLeave = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1002,13 +1284,43 @@ export const ConfState: MessageFns<ConfState> = {
   },
 
   fromJSON(object: any): ConfState {
-    return { nodes: globalThis.Array.isArray(object?.nodes) ? object.nodes.map((e: any) => globalThis.Number(e)) : [] };
+    return {
+      nodes: globalThis.Array.isArray(object?.nodes) ? object.nodes.map((e: any) => globalThis.Number(e)) : [],
+      learners: globalThis.Array.isArray(object?.learners) ? object.learners.map((e: any) => globalThis.Number(e)) : [],
+      votersOutgoing: globalThis.Array.isArray(object?.votersOutgoing)
+        ? object.votersOutgoing.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.voters_outgoing)
+        ? object.voters_outgoing.map((e: any) => globalThis.Number(e))
+        : [],
+      learnersNext: globalThis.Array.isArray(object?.learnersNext)
+        ? object.learnersNext.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.learners_next)
+        ? object.learners_next.map((e: any) => globalThis.Number(e))
+        : [],
+      autoLeave: isSet(object.autoLeave)
+        ? globalThis.Boolean(object.autoLeave)
+        : isSet(object.auto_leave)
+        ? globalThis.Boolean(object.auto_leave)
+        : false,
+    };
   },
 
   toJSON(message: ConfState): unknown {
     const obj: any = {};
     if (message.nodes?.length) {
       obj.nodes = message.nodes.map((e) => globalThis.Number(e));
+    }
+    if (message.learners?.length) {
+      obj.learners = message.learners.map((e) => globalThis.Number(e));
+    }
+    if (message.votersOutgoing?.length) {
+      obj.votersOutgoing = message.votersOutgoing.map((e) => globalThis.Number(e));
+    }
+    if (message.learnersNext?.length) {
+      obj.learnersNext = message.learnersNext.map((e) => globalThis.Number(e));
+    }
+    if (message.autoLeave !== false) {
+      obj.autoLeave = message.autoLeave;
     }
     return obj;
   },
@@ -1019,6 +1331,10 @@ export const ConfState: MessageFns<ConfState> = {
   fromPartial<I extends Exact<DeepPartial<ConfState>, I>>(object: I): ConfState {
     const message = createBaseConfState();
     message.nodes = object.nodes?.map((e) => e) || [];
+    message.learners = object.learners?.map((e) => e) || [];
+    message.votersOutgoing = object.votersOutgoing?.map((e) => e) || [];
+    message.learnersNext = object.learnersNext?.map((e) => e) || [];
+    message.autoLeave = object.autoLeave ?? false;
     return message;
   },
 };
@@ -1130,6 +1446,205 @@ export const ConfChange: MessageFns<ConfChange> = {
     const message = createBaseConfChange();
     message.changeType = object.changeType ?? 0;
     message.nodeId = object.nodeId ?? 0;
+    message.context = object.context ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseConfChangeSingle(): ConfChangeSingle {
+  return { changeType: 0, nodeId: 0 };
+}
+
+export const ConfChangeSingle: MessageFns<ConfChangeSingle> = {
+  encode(message: ConfChangeSingle, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.changeType !== 0) {
+      writer.uint32(8).int32(message.changeType);
+    }
+    if (message.nodeId !== 0) {
+      if (BigInt.asUintN(64, BigInt(message.nodeId)) !== BigInt(message.nodeId)) {
+        throw new globalThis.Error("value provided for field BigInt(message.nodeId) of type uint64 too large");
+      }
+      writer.uint32(16).uint64(BigInt(message.nodeId));
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfChangeSingle {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfChangeSingle();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.changeType = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.nodeId = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfChangeSingle {
+    return {
+      changeType: isSet(object.changeType)
+        ? confChangeTypeFromJSON(object.changeType)
+        : isSet(object.change_type)
+        ? confChangeTypeFromJSON(object.change_type)
+        : 0,
+      nodeId: isSet(object.nodeId)
+        ? globalThis.Number(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.Number(object.node_id)
+        : 0,
+    };
+  },
+
+  toJSON(message: ConfChangeSingle): unknown {
+    const obj: any = {};
+    if (message.changeType !== 0) {
+      obj.changeType = confChangeTypeToJSON(message.changeType);
+    }
+    if (message.nodeId !== 0) {
+      obj.nodeId = globalThis.Number(message.nodeId);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfChangeSingle>, I>>(base?: I): ConfChangeSingle {
+    return ConfChangeSingle.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfChangeSingle>, I>>(object: I): ConfChangeSingle {
+    const message = createBaseConfChangeSingle();
+    message.changeType = object.changeType ?? 0;
+    message.nodeId = object.nodeId ?? 0;
+    return message;
+  },
+};
+
+function createBaseConfChangeV2(): ConfChangeV2 {
+  return { transition: 0, changes: [], context: Buffer.alloc(0) };
+}
+
+export const ConfChangeV2: MessageFns<ConfChangeV2> = {
+  encode(message: ConfChangeV2, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.transition !== 0) {
+      writer.uint32(8).int32(message.transition);
+    }
+    for (const v of message.changes) {
+      ConfChangeSingle.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.context.length !== 0) {
+      writer.uint32(26).bytes(message.context);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfChangeV2 {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfChangeV2();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.transition = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.changes.push(ConfChangeSingle.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.context = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfChangeV2 {
+    return {
+      transition: isSet(object.transition) ? confChangeTransitionFromJSON(object.transition) : 0,
+      changes: globalThis.Array.isArray(object?.changes)
+        ? object.changes.map((e: any) => ConfChangeSingle.fromJSON(e))
+        : [],
+      context: isSet(object.context) ? Buffer.from(bytesFromBase64(object.context)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: ConfChangeV2): unknown {
+    const obj: any = {};
+    if (message.transition !== 0) {
+      obj.transition = confChangeTransitionToJSON(message.transition);
+    }
+    if (message.changes?.length) {
+      obj.changes = message.changes.map((e) => ConfChangeSingle.toJSON(e));
+    }
+    if (message.context.length !== 0) {
+      obj.context = base64FromBytes(message.context);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfChangeV2>, I>>(base?: I): ConfChangeV2 {
+    return ConfChangeV2.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfChangeV2>, I>>(object: I): ConfChangeV2 {
+    const message = createBaseConfChangeV2();
+    message.transition = object.transition ?? 0;
+    message.changes = object.changes?.map((e) => ConfChangeSingle.fromPartial(e)) || [];
     message.context = object.context ?? Buffer.alloc(0);
     return message;
   },

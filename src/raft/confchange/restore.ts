@@ -1,0 +1,36 @@
+/**
+ * Rebuilds the tracker's configuration from a ConfState (after a restart or a
+ * snapshot) by replaying it as conf changes (etcd's confchange.Restore): the
+ * outgoing voters one at a time, then the incoming config as one joint change.
+ */
+import { assert } from '../../util/assert.js';
+import { ConfChangeType } from '../types.js';
+import type { ConfChangeSingle, ConfState } from '../types.js';
+import type { ProgressTracker } from '../tracker/tracker.js';
+import { Changer } from './changer.js';
+import type { ChangeResult } from './changer.js';
+
+function single(changeType: ConfChangeType, nodeId: number): ConfChangeSingle {
+  return { changeType, nodeId };
+}
+
+/** Installs the configuration of `cs` into `tracker`. */
+export function restoreConfState(tracker: ProgressTracker, lastIndex: number, cs: ConfState): void {
+  const outgoing = cs.votersOutgoing.map((id) => single(ConfChangeType.AddNode, id));
+  const incoming = [
+    ...cs.nodes.map((id) => single(ConfChangeType.AddNode, id)),
+    ...cs.learners.map((id) => single(ConfChangeType.AddLearnerNode, id)),
+    ...cs.learnersNext.map((id) => single(ConfChangeType.AddLearnerNode, id)),
+  ];
+  const install = (res: ChangeResult | Error): void => {
+    assert(!(res instanceof Error), `cannot restore conf state ${JSON.stringify(cs)}: ${res instanceof Error ? res.message : ''}`);
+    tracker.config = res.config;
+    tracker.progress = res.progress;
+  };
+  if (outgoing.length === 0) {
+    for (const cc of incoming) install(new Changer(tracker, lastIndex).simple([cc]));
+    return;
+  }
+  for (const cc of outgoing) install(new Changer(tracker, lastIndex).simple([cc]));
+  install(new Changer(tracker, lastIndex).enterJoint(cs.autoLeave, incoming));
+}

@@ -1,0 +1,43 @@
+/**
+ * Majority quorums (etcd raft/quorum): the commit index a majority has
+ * acknowledged and the result of a vote. An empty configuration commits
+ * everything and wins every vote, so that a joint configuration whose
+ * outgoing half is empty behaves like its incoming half alone.
+ */
+export enum VoteResult {
+  Pending = 1,
+  Lost = 2,
+  Won = 3,
+}
+
+export const INDEX_MAX = Number.MAX_SAFE_INTEGER;
+
+/** Looks up the acknowledged index of a voter; undefined when unknown. */
+export type AckedIndexer = (id: number) => number | undefined;
+
+export function majorityCommittedIndex(voters: ReadonlySet<number>, acked: AckedIndexer): number {
+  const n = voters.size;
+  if (n === 0) return INDEX_MAX;
+  // Small groups are the common case: a fixed array, sorted ascending.
+  const srt = new Array<number>(n);
+  let i = 0;
+  for (const id of voters) srt[i++] = acked(id) ?? 0;
+  srt.sort((a, b) => a - b);
+  // The (n/2+1)-th largest index is acknowledged by a majority.
+  return srt[n - (Math.floor(n / 2) + 1)] as number;
+}
+
+export function majorityVoteResult(voters: ReadonlySet<number>, votes: ReadonlyMap<number, boolean>): VoteResult {
+  if (voters.size === 0) return VoteResult.Won;
+  let granted = 0;
+  let missing = 0;
+  for (const id of voters) {
+    const v = votes.get(id);
+    if (v === undefined) missing++;
+    else if (v) granted++;
+  }
+  const q = Math.floor(voters.size / 2) + 1;
+  if (granted >= q) return VoteResult.Won;
+  if (granted + missing >= q) return VoteResult.Pending;
+  return VoteResult.Lost;
+}
