@@ -68,6 +68,12 @@ export class MemoryStorage implements Storage {
     return { hardState: this.hardState, confState: this.snap.metadata?.confState ?? emptyConfState() };
   }
 
+  /** Sets the membership of an empty storage (a new group's initial voters and learners). */
+  bootstrap(cs: ConfState): void {
+    assert(this.lastIndex() === 0 && this.snap.metadata!.index === 0, 'bootstrap of a non-empty MemoryStorage');
+    this.snap = { ...this.snap, metadata: { index: 0, term: 0, confState: cs } };
+  }
+
   setHardState(hs: HardState): void {
     this.hardState = { ...hs };
   }
