@@ -357,10 +357,9 @@ export class Raft {
     this.pendingConfIndex = this.raftLog.lastIndex();
     // A new leader appends an empty entry of its term (§5.4.2): committing it
     // commits everything before it.
+    // It has no payload, so the uncommitted-size limit never refuses it.
     const ok = this.appendEntry([newEntry()]);
     assert(ok, 'empty entry was dropped');
-    // The empty entry does not count against the uncommitted-size limit.
-    this.reduceUncommittedSize([newEntry()]);
   }
 
   resetRandomizedElectionTimeout(): void {
@@ -429,7 +428,9 @@ export class Raft {
 
   private hasUnappliedConfChanges(): boolean {
     if (this.raftLog.applied >= this.raftLog.committed) return false;
-    const ents = this.raftLog.slice(this.raftLog.applied + 1, this.raftLog.committed + 1, Number.MAX_SAFE_INTEGER);
+    const lo = Math.max(this.raftLog.applied + 1, this.raftLog.firstIndex());
+    if (lo > this.raftLog.committed) return false;
+    const ents = this.raftLog.slice(lo, this.raftLog.committed + 1, Number.MAX_SAFE_INTEGER);
     return ents.some((e) => e.entryType !== EntryType.EntryNormal);
   }
 

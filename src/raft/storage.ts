@@ -156,7 +156,9 @@ export class MemoryStorage implements Storage {
     if (first > (entries[0] as Entry).index) ents = entries.slice(first - (entries[0] as Entry).index);
     const offset = (ents[0] as Entry).index - this.offset();
     assert(offset <= this.ents.length, `missing log entry [last: ${this.lastIndex()}, append at: ${(ents[0] as Entry).index}]`);
-    this.ents = [...this.ents.slice(0, offset), ...ents];
+    // Truncate a conflicting suffix in place, then append: O(appended), not O(log).
+    if (offset < this.ents.length) this.ents.length = offset;
+    for (const e of ents) this.ents.push(e);
   }
 
   private offset(): number {

@@ -15,7 +15,7 @@ export function payloadsSize(ents: readonly Entry[]): number {
 
 /** The longest prefix of `ents` within `maxSizeBytes`, but at least one entry. */
 export function limitSize(ents: Entry[], maxSizeBytes: number): Entry[] {
-  if (ents.length === 0) return ents;
+  if (ents.length <= 1 || maxSizeBytes >= Number.MAX_SAFE_INTEGER) return ents;
   let size = entrySizeBytes(ents[0] as Entry);
   let limit = 1;
   for (; limit < ents.length; limit++) {
