@@ -309,7 +309,11 @@ export class Raft {
         inflights: new Inflights(this.prs.maxInflight, this.prs.maxInflightBytes),
         isLearner: pr.isLearner,
       });
-      if (id === this.id) np.match = lastIndex;
+      if (id === this.id) {
+        np.match = lastIndex;
+        // A node is always active to itself (etcd 3.6 does the same).
+        np.recentActive = true;
+      }
       fresh.set(id, np);
     }
     this.prs.progress = fresh;

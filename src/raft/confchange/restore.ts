@@ -16,8 +16,14 @@ function single(changeType: ConfChangeType, nodeId: number): ConfChangeSingle {
 
 /** Installs the configuration of `cs` into `tracker`. */
 export function restoreConfState(tracker: ProgressTracker, lastIndex: number, cs: ConfState): void {
+  // Example (etcd's): voters=(1 2 3) learners=(5) outgoing=(1 2 4 6) learners_next=(4).
+  // outgoing = add 1, 2, 4, 6 (one at a time: the config before the joint change);
+  // incoming = remove 1, 2, 4, 6, then add 1, 2, 3, add-learner 5, add-learner 4,
+  // applied as one joint change: voters=(1 2 3)&&(1 2 4 6) learners=(5) learners_next=(4).
   const outgoing = cs.votersOutgoing.map((id) => single(ConfChangeType.AddNode, id));
   const incoming = [
+    // Outgoing voters are removed first, so the incoming half holds exactly cs.nodes.
+    ...cs.votersOutgoing.map((id) => single(ConfChangeType.RemoveNode, id)),
     ...cs.nodes.map((id) => single(ConfChangeType.AddNode, id)),
     ...cs.learners.map((id) => single(ConfChangeType.AddLearnerNode, id)),
     ...cs.learnersNext.map((id) => single(ConfChangeType.AddLearnerNode, id)),
