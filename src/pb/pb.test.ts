@@ -125,13 +125,16 @@ test('kvrpcpb field numbers and wire types match PROTOCOL.md', () => {
   );
 });
 
-test('eraftpb.MessageType has MsgTimeoutNow = 12 and nothing at 10', () => {
+test('eraftpb.MessageType has MsgTimeoutNow = 12 and nothing at 10; extensions start at 13', () => {
   const T = eraftpb.MessageType;
   assert.equal(T.MsgTimeoutNow, 12);
   assert.equal(T.MsgTransferLeader, 11);
   assert.equal(T.MsgHeartbeatResponse, 9);
   const values = Object.values(T).filter((v): v is number => typeof v === 'number' && v >= 0).sort((x, y) => x - y);
-  assert.deepEqual(values, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12]);
+  // TinyKV's values, then TinyKV.ts's extensions (docs/RAFT.md): MsgPreVote 13 ... MsgCheckQuorum 19.
+  assert.deepEqual(values, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+  assert.equal(T.MsgPreVote, 13);
+  assert.equal(T.MsgCheckQuorum, 19);
   assert.equal(eraftpb.messageTypeFromJSON(10), T.UNRECOGNIZED);
   assert.equal(eraftpb.messageTypeToJSON(T.MsgTimeoutNow), 'MsgTimeoutNow');
 });
