@@ -183,7 +183,7 @@ export class Raft {
       const last = (ents[ents.length - 1] as Entry).index;
       if (pr.state === 1 /* Replicate */) {
         pr.optimisticUpdate(last);
-        pr.inflights.add(last, payloadsSize(ents));
+        pr.inflights.add(last, pr.inflights.bytesMax > 0 ? payloadsSize(ents) : 0);
       } else if (pr.state === 0 /* Probe */) {
         pr.probeSent = true;
       }
@@ -274,6 +274,8 @@ export class Raft {
   }
 
   private increaseUncommittedSize(ents: readonly Entry[]): boolean {
+    // Without a limit there is nothing to track.
+    if (this.maxUncommittedSize >= Number.MAX_SAFE_INTEGER) return true;
     const s = payloadsSize(ents);
     // An empty log tail always accepts one proposal, however large.
     if (this.uncommittedSize > 0 && s > 0 && this.uncommittedSize + s > this.maxUncommittedSize) return false;

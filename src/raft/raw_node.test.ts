@@ -36,6 +36,16 @@ function persist(s: MemoryStorage, rd: Ready): void {
   if (rd.hardState !== undefined) s.setHardState(rd.hardState);
 }
 
+
+/**
+ * A Ready without its absent fields: ready() builds one fixed object shape
+ * (absent fields hold undefined, which is faster for V8), while TinyKV's tests
+ * compare against a Ready that simply lacks them.
+ */
+function presentFields(rd: Ready): Ready {
+  return Object.fromEntries(Object.entries(rd).filter(([, v]) => v !== undefined)) as unknown as Ready;
+}
+
 describe('2AC: RawNode', () => {
   // TestRawNodeStart ensures that a node can be started correctly, and can
   // accept and commit proposals.
@@ -72,7 +82,7 @@ describe('2AC: RawNode', () => {
     // Commit up to the commit index of the HardState; nothing else (no
     // softState, no hardState: both are what the node started with).
     const want: Ready = { readStates: [], entries: [], committedEntries: entries.slice(0, st.commit), messages: [], mustSync: false };
-    assert.deepEqual(rd, want);
+    assert.deepEqual(presentFields(rd), want);
     rawNode.advance(rd);
     assert.equal(rawNode.hasReady(), false, 'unexpected Ready after advance');
   });
@@ -90,7 +100,7 @@ describe('2C: RawNode restart from snapshot', () => {
     const rawNode = new RawNode(newTestConfig(1, [], 10, 1, s));
     const rd = rawNode.ready();
     const want: Ready = { readStates: [], entries: [], committedEntries: entries, messages: [], mustSync: false };
-    assert.deepEqual(rd, want);
+    assert.deepEqual(presentFields(rd), want);
     rawNode.advance(rd);
     assert.equal(rawNode.hasReady(), false, 'unexpected Ready after advance');
     // The restarted node knows the snapshot's membership and its applied index.

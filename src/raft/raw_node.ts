@@ -119,16 +119,18 @@ export class RawNode {
     const softChanged = ss.lead !== this.prevSoftState.lead || ss.raftState !== this.prevSoftState.raftState;
     const hardChanged = !isEmptyHardState(hs) && !hardStateEqual(hs, this.prevHardState);
     const snapshot = r.raftLog.unstable.snapshotInProgress ? undefined : r.raftLog.unstable.snapshot;
-    const rd: Ready = {
-      ...(softChanged ? { softState: ss } : {}),
-      ...(hardChanged ? { hardState: hs } : {}),
+    // One fixed object shape, absent fields holding undefined (V8 builds it
+    // much faster than conditional spreads); readers test `!== undefined`.
+    const rd = {
+      softState: softChanged ? ss : undefined,
+      hardState: hardChanged ? hs : undefined,
       readStates: r.readStates,
       entries,
-      ...(snapshot !== undefined ? { snapshot } : {}),
+      snapshot,
       committedEntries: r.raftLog.nextEnts(),
       messages: r.msgs,
       mustSync: entries.length > 0 || hs.vote !== this.prevHardState.vote || hs.term !== this.prevHardState.term,
-    };
+    } as Ready;
     // Accept: what this Ready carries is now the application's to process.
     if (softChanged) this.prevSoftState = ss;
     if (hardChanged) this.prevHardState = hs;

@@ -15,16 +15,25 @@ export const INDEX_MAX = Number.MAX_SAFE_INTEGER;
 /** Looks up the acknowledged index of a voter; undefined when unknown. */
 export type AckedIndexer = (id: number) => number | undefined;
 
+/** Reused between calls: this runs on every acknowledgement, keep it allocation-free. */
+const scratch: number[] = [];
+
 export function majorityCommittedIndex(voters: ReadonlySet<number>, acked: AckedIndexer): number {
   const n = voters.size;
   if (n === 0) return INDEX_MAX;
-  // Small groups are the common case: a fixed array, sorted ascending.
-  const srt = new Array<number>(n);
-  let i = 0;
-  for (const id of voters) srt[i++] = acked(id) ?? 0;
-  srt.sort((a, b) => a - b);
+  // Insertion sort into the scratch array, ascending: groups are small.
+  let len = 0;
+  for (const id of voters) {
+    const v = acked(id) ?? 0;
+    let j = len++;
+    while (j > 0 && (scratch[j - 1] as number) > v) {
+      scratch[j] = scratch[j - 1] as number;
+      j--;
+    }
+    scratch[j] = v;
+  }
   // The (n/2+1)-th largest index is acknowledged by a majority.
-  return srt[n - (Math.floor(n / 2) + 1)] as number;
+  return scratch[n - (Math.floor(n / 2) + 1)] as number;
 }
 
 export function majorityVoteResult(voters: ReadonlySet<number>, votes: ReadonlyMap<number, boolean>): VoteResult {
