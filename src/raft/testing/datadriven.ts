@@ -51,8 +51,13 @@ export interface TestData {
 
 type Chunk = { readonly kind: 'text'; readonly text: string } | { readonly kind: 'case'; readonly header: string; readonly data: TestData };
 
-/** Whether the environment asks for golden files to be rewritten (`REWRITE=1`). */
+/**
+ * Whether golden files should be rewritten: env `REWRITE=1`, or `--rewrite`
+ * on the command line (`node dist/src/raft/interaction.test.js --rewrite`,
+ * or `npm run raft:rewrite`).
+ */
 export function rewriteRequested(): boolean {
+  if (process.argv.includes('--rewrite')) return true;
   const v = process.env['REWRITE'];
   return v !== undefined && v !== '' && v !== '0' && v !== 'false';
 }
