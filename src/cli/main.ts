@@ -9,6 +9,7 @@ import { EXIT } from './exit_codes.js';
 import { UsageError } from './format.js';
 import { rawCommand } from './raw_commands.js';
 import { playgroundCommand, serverCommand } from './server_commands.js';
+import { simCommand } from './sim_commands.js';
 
 export async function main(argv: readonly string[]): Promise<number> {
   let exitCode: number = EXIT.ok;
@@ -22,7 +23,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .showHelpAfterError()
     .addCommand(serverCommand(setExit))
     .addCommand(playgroundCommand(setExit))
-    .addCommand(rawCommand(setExit));
+    .addCommand(rawCommand(setExit))
+    .addCommand(simCommand(setExit));
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();
