@@ -60,7 +60,7 @@ export interface ResolvedConfig extends Required<Omit<Config, 'peers' | 'learner
 /** Fills defaults and checks the configuration. @throws {AssertionError} on an invalid config. */
 export function resolveConfig(c: Config): ResolvedConfig {
   assert(c.id !== NONE, 'cannot use none as id');
-  assert(Number.isSafeInteger(c.id) && c.id > 0, `invalid id ${c.id}`);
+  if (!(Number.isSafeInteger(c.id) && c.id > 0)) assert(false, `invalid id ${c.id}`);
   assert(c.heartbeatTick > 0, 'heartbeat tick must be greater than 0');
   assert(c.electionTick > c.heartbeatTick, 'election tick must be greater than heartbeat tick');
   const r: ResolvedConfig = {

@@ -155,9 +155,9 @@ export class Raft {
       t === MessageType.MsgPreVoteResponse
     ) {
       // Vote messages carry the term of the election, which may differ from ours.
-      assert(m.term !== 0, `term should be set when sending ${MessageType[t]}`);
+      if (!(m.term !== 0)) assert(false, `term should be set when sending ${MessageType[t]}`);
     } else {
-      assert(m.term === 0, `term should not be set when sending ${MessageType[t]} (was ${m.term})`);
+      if (!(m.term === 0)) assert(false, `term should not be set when sending ${MessageType[t]} (was ${m.term})`);
       // Proposals and read requests are forwarded to the leader as local messages.
       if (t !== MessageType.MsgPropose && t !== MessageType.MsgReadIndex) m.term = this.term;
     }
@@ -664,10 +664,7 @@ export class Raft {
   }
 
   private loadState(hs: HardState): void {
-    assert(
-      hs.commit >= this.raftLog.committed && hs.commit <= this.raftLog.lastIndex(),
-      `${this.id} state.commit ${hs.commit} is out of range [${this.raftLog.committed}, ${this.raftLog.lastIndex()}]`,
-    );
+    if (!(hs.commit >= this.raftLog.committed && hs.commit <= this.raftLog.lastIndex())) assert(false, `${this.id} state.commit ${hs.commit} is out of range [${this.raftLog.committed}, ${this.raftLog.lastIndex()}]`);
     this.raftLog.committed = hs.commit;
     this.term = hs.term;
     this.vote = hs.vote;
@@ -676,10 +673,7 @@ export class Raft {
   private assertConfStateMatches(cs: ConfState): void {
     const got = this.prs.confState();
     const same = (a: readonly number[], b: readonly number[]): boolean => sortedIds(a).join(',') === sortedIds(b).join(',');
-    assert(
-      same(got.nodes, cs.nodes) && same(got.learners, cs.learners) && same(got.votersOutgoing, cs.votersOutgoing) && same(got.learnersNext, cs.learnersNext) && got.autoLeave === cs.autoLeave,
-      `restored conf state ${JSON.stringify(got)} differs from ${JSON.stringify(cs)}`,
-    );
+    if (!(same(got.nodes, cs.nodes) && same(got.learners, cs.learners) && same(got.votersOutgoing, cs.votersOutgoing) && same(got.learnersNext, cs.learnersNext) && got.autoLeave === cs.autoLeave)) assert(false, `restored conf state ${JSON.stringify(got)} differs from ${JSON.stringify(cs)}`);
   }
 
   /** Records a read that is ready to be served (local) or answers a follower. */

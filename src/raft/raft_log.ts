@@ -47,7 +47,7 @@ export class RaftLog {
     const lastNewIndex = index + ents.length;
     const ci = this.findConflict(ents);
     if (ci !== 0) {
-      assert(ci > this.committed, `entry ${ci} conflicts with committed entry [committed(${this.committed})]`);
+      if (!(ci > this.committed)) assert(false, `entry ${ci} conflicts with committed entry [committed(${this.committed})]`);
       this.append(ents.slice(ci - (index + 1)));
     }
     this.commitTo(Math.min(committed, lastNewIndex));
@@ -57,7 +57,7 @@ export class RaftLog {
   append(ents: readonly Entry[]): number {
     if (ents.length === 0) return this.lastIndex();
     const after = (ents[0] as Entry).index - 1;
-    assert(after >= this.committed, `after(${after}) is out of range [committed(${this.committed})]`);
+    if (!(after >= this.committed)) assert(false, `after(${after}) is out of range [committed(${this.committed})]`);
     this.unstable.truncateAndAppend(ents);
     return this.lastIndex();
   }
@@ -127,14 +127,14 @@ export class RaftLog {
   commitTo(toCommit: number): void {
     // Never decrease commit.
     if (this.committed < toCommit) {
-      assert(this.lastIndex() >= toCommit, `toCommit(${toCommit}) is out of range [lastIndex(${this.lastIndex()})]`);
+      if (!(this.lastIndex() >= toCommit)) assert(false, `toCommit(${toCommit}) is out of range [lastIndex(${this.lastIndex()})]`);
       this.committed = toCommit;
     }
   }
 
   appliedTo(i: number): void {
     if (i === 0) return;
-    assert(this.committed >= i && i >= this.applied, `applied(${i}) is out of range [prevApplied(${this.applied}), committed(${this.committed})]`);
+    if (!(this.committed >= i && i >= this.applied)) assert(false, `applied(${i}) is out of range [prevApplied(${this.applied}), committed(${this.committed})]`);
     this.applied = i;
   }
 
@@ -256,10 +256,10 @@ export class RaftLog {
 
   /** @throws {RaftStorageError} Compacted when lo < firstIndex. */
   private mustCheckOutOfBounds(lo: number, hi: number): void {
-    assert(lo <= hi, `invalid slice ${lo} > ${hi}`);
+    if (!(lo <= hi)) assert(false, `invalid slice ${lo} > ${hi}`);
     const fi = this.firstIndex();
     if (lo < fi) throw new RaftStorageError(RAFT_STORAGE_ERROR_CODES.Compacted, `slice from ${lo} is compacted (first index ${fi})`);
     const length = this.lastIndex() + 1 - fi;
-    assert(hi <= fi + length, `slice[${lo},${hi}) out of bound [${fi},${this.lastIndex()}]`);
+    if (!(hi <= fi + length)) assert(false, `slice[${lo},${hi}) out of bound [${fi},${this.lastIndex()}]`);
   }
 }

@@ -128,7 +128,7 @@ export class MemoryStorage implements Storage {
       throw new RaftStorageError(RAFT_STORAGE_ERROR_CODES.SnapOutOfDate, `snapshot ${i} is out of date`);
     }
     const offset = this.offset();
-    assert(i <= this.lastIndex(), `snapshot ${i} is out of bound, last index ${this.lastIndex()}`);
+    if (!(i <= this.lastIndex())) assert(false, `snapshot ${i} is out of bound, last index ${this.lastIndex()}`);
     this.snap = {
       data,
       metadata: { index: i, term: (this.ents[i - offset] as Entry).term, confState: cs ?? this.snap.metadata!.confState },
@@ -140,7 +140,7 @@ export class MemoryStorage implements Storage {
   compact(compactIndex: number): void {
     const offset = this.offset();
     if (compactIndex <= offset) throw new RaftStorageError(RAFT_STORAGE_ERROR_CODES.Compacted, `compact ${compactIndex} is compacted`);
-    assert(compactIndex <= this.lastIndex(), `compact ${compactIndex} is out of bound, last index ${this.lastIndex()}`);
+    if (!(compactIndex <= this.lastIndex())) assert(false, `compact ${compactIndex} is out of bound, last index ${this.lastIndex()}`);
     const i = compactIndex - offset;
     const dummy = newEntry({ index: (this.ents[i] as Entry).index, term: (this.ents[i] as Entry).term });
     this.ents = [dummy, ...this.ents.slice(i + 1)];
@@ -155,7 +155,7 @@ export class MemoryStorage implements Storage {
     let ents = entries;
     if (first > (entries[0] as Entry).index) ents = entries.slice(first - (entries[0] as Entry).index);
     const offset = (ents[0] as Entry).index - this.offset();
-    assert(offset <= this.ents.length, `missing log entry [last: ${this.lastIndex()}, append at: ${(ents[0] as Entry).index}]`);
+    if (!(offset <= this.ents.length)) assert(false, `missing log entry [last: ${this.lastIndex()}, append at: ${(ents[0] as Entry).index}]`);
     // Truncate a conflicting suffix in place, then append: O(appended), not O(log).
     if (offset < this.ents.length) this.ents.length = offset;
     for (const e of ents) this.ents.push(e);

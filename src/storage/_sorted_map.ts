@@ -72,7 +72,7 @@ function makeNode(key: Uint8Array, value: Uint8Array, left: SortedMapRoot, right
 function balance(key: Uint8Array, value: Uint8Array, left: SortedMapRoot, right: SortedMapRoot): SortedMapNode {
   const hl = heightOf(left);
   const hr = heightOf(right);
-  assert(Math.abs(hl - hr) <= 2, `AVL balance: subtree heights ${hl} and ${hr} differ by more than 2`);
+  if (!(Math.abs(hl - hr) <= 2)) assert(false, `AVL balance: subtree heights ${hl} and ${hr} differ by more than 2`);
   if (hl > hr + 1) {
     assert(left !== null, 'AVL balance: taller left subtree is empty');
     if (heightOf(left.left) >= heightOf(left.right)) {
@@ -244,7 +244,7 @@ function checkSubtree(node: SortedMapRoot, low: Uint8Array | undefined, high: Ui
   checkSubtree(node.right, node.key, high);
   const hl = heightOf(node.left);
   const hr = heightOf(node.right);
-  assert(Math.abs(hl - hr) <= 1, `sorted map: unbalanced node (heights ${hl} and ${hr})`);
+  if (!(Math.abs(hl - hr) <= 1)) assert(false, `sorted map: unbalanced node (heights ${hl} and ${hr})`);
   assert(node.height === Math.max(hl, hr) + 1, 'sorted map: stale height');
   assert(node.size === size(node.left) + size(node.right) + 1, 'sorted map: stale size');
 }

@@ -9,7 +9,11 @@ export class AssertionError extends Error {
   override readonly name = 'AssertionError';
 }
 
-/** @throws {AssertionError} when `condition` is false. */
+/**
+ * @throws {AssertionError} when `condition` is false.
+ * On hot paths write `if (!cond) assert(false, \`...${x}\`)` so that a
+ * template message is only built when the assertion fails.
+ */
 export function assert(condition: boolean, message: string): asserts condition {
   if (!condition) throw new AssertionError(message);
 }

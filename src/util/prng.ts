@@ -21,7 +21,7 @@ export class Prng implements Rng {
   private s3: number;
 
   constructor(seed: number) {
-    assert(Number.isSafeInteger(seed) && seed >= 0, `Prng seed must be a non-negative safe integer, got ${seed}`);
+    if (!(Number.isSafeInteger(seed) && seed >= 0)) assert(false, `Prng seed must be a non-negative safe integer, got ${seed}`);
     let x = (seed ^ Math.floor(seed / 2 ** 32)) >>> 0;
     const next = (): number => {
       x = (x + 0x9e3779b9) >>> 0;
@@ -50,9 +50,9 @@ export class Prng implements Rng {
 
   intInclusive(lo: number, hi: number): number {
     assert(Number.isSafeInteger(lo) && Number.isSafeInteger(hi), 'intInclusive bounds must be safe integers');
-    assert(lo <= hi, `intInclusive: lo ${lo} > hi ${hi}`);
+    if (!(lo <= hi)) assert(false, `intInclusive: lo ${lo} > hi ${hi}`);
     const span = hi - lo + 1;
-    assert(span <= 2 ** 32, `intInclusive: span ${span} exceeds 2^32`);
+    if (!(span <= 2 ** 32)) assert(false, `intInclusive: span ${span} exceeds 2^32`);
     // Rejection sampling keeps the distribution exactly uniform.
     const limit = 2 ** 32 - (2 ** 32 % span);
     for (;;) {

@@ -29,7 +29,7 @@ export function restoreConfState(tracker: ProgressTracker, lastIndex: number, cs
     ...cs.learnersNext.map((id) => single(ConfChangeType.AddLearnerNode, id)),
   ];
   const install = (res: ChangeResult | Error): void => {
-    assert(!(res instanceof Error), `cannot restore conf state ${JSON.stringify(cs)}: ${res instanceof Error ? res.message : ''}`);
+    if (res instanceof Error) assert(false, `cannot restore conf state ${JSON.stringify(cs)}: ${res.message}`);
     tracker.config = res.config;
     tracker.progress = res.progress;
   };

@@ -135,19 +135,19 @@ export class ProgressTracker {
     const c = this.config;
     for (const id of jointIds(c.voters)) assert(this.progress.has(id), `no progress for voter ${id}`);
     for (const id of c.learners) {
-      assert(this.progress.has(id), `no progress for learner ${id}`);
-      assert(!c.voters[0].has(id) && !c.voters[1].has(id), `${id} is a learner and a voter`);
+      if (!(this.progress.has(id))) assert(false, `no progress for learner ${id}`);
+      if (!(!c.voters[0].has(id) && !c.voters[1].has(id))) assert(false, `${id} is a learner and a voter`);
     }
     for (const id of c.learnersNext) {
-      assert(this.progress.has(id), `no progress for learner-next ${id}`);
-      assert(c.voters[1].has(id), `${id} is in learnersNext but not an outgoing voter`);
+      if (!(this.progress.has(id))) assert(false, `no progress for learner-next ${id}`);
+      if (!(c.voters[1].has(id))) assert(false, `${id} is in learnersNext but not an outgoing voter`);
     }
     if (!isJoint(c)) {
       assert(c.learnersNext.size === 0, 'learnersNext must be empty outside joint');
       assert(!c.autoLeave, 'autoLeave must be false outside joint');
     }
     for (const [id, pr] of this.progress) {
-      assert(pr.isLearner === c.learners.has(id), `progress ${id} isLearner=${pr.isLearner} disagrees with config`);
+      if (!(pr.isLearner === c.learners.has(id))) assert(false, `progress ${id} isLearner=${pr.isLearner} disagrees with config`);
     }
   }
 }
