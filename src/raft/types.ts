@@ -107,6 +107,33 @@ export function isEmptySnapshot(s: Snapshot | undefined): boolean {
   return snapshotIndex(s) === 0;
 }
 
+/**
+ * A copy of a message as a network delivers it: the core mutates some messages
+ * it is given (the entries of a proposal, the term of a forwarded request), so
+ * a duplicated or retained message must not share that state with its twin.
+ * Payload bytes are shared: nothing mutates them.
+ */
+export function cloneMessage(m: Message): Message {
+  const snap = m.snapshot;
+  let snapshot: Snapshot | undefined;
+  if (snap !== undefined) {
+    const md = snap.metadata;
+    snapshot = {
+      data: snap.data,
+      metadata: md === undefined ? undefined : { index: md.index, term: md.term, confState: md.confState === undefined ? undefined : cloneConfState(md.confState) },
+    };
+  }
+  return {
+    ...m,
+    entries: m.entries.map((e) => ({ entryType: e.entryType, term: e.term, index: e.index, data: e.data })),
+    snapshot,
+  };
+}
+
+export function cloneConfState(cs: ConfState): ConfState {
+  return { ...cs, nodes: [...cs.nodes], learners: [...cs.learners], votersOutgoing: [...cs.votersOutgoing], learnersNext: [...cs.learnersNext] };
+}
+
 /** Messages that never cross the network. */
 export function isLocalMsg(t: MessageType): boolean {
   return (

@@ -5,8 +5,8 @@
  * sent and received.
  */
 import { assertNever } from '../util/assert.js';
-import { MessageType } from '../raft/types.js';
-import type { Message, Snapshot } from '../raft/types.js';
+import { cloneMessage, MessageType } from '../raft/types.js';
+import type { Message } from '../raft/types.js';
 import type { KvInput, KvOutput } from './history.js';
 import type { Envelope } from './network.js';
 
@@ -48,32 +48,6 @@ export type SimPayload =
   | { readonly kind: 'response'; readonly response: KvResponse };
 
 export type SimEnvelope = Envelope<SimPayload>;
-
-/**
- * A deep enough copy of a raft message for delivery: the core mutates some
- * messages it is given (e.g. clears the term of a forwarded proposal), and a
- * duplicated message must not share that state with its twin.
- */
-export function cloneMessage(m: Message): Message {
-  const snap = m.snapshot;
-  let snapshot: Snapshot | undefined;
-  if (snap !== undefined) {
-    const md = snap.metadata;
-    snapshot = {
-      data: snap.data,
-      metadata: md === undefined ? undefined : { index: md.index, term: md.term, confState: md.confState === undefined ? undefined : cloneConfState(md.confState) },
-    };
-  }
-  return {
-    ...m,
-    entries: m.entries.map((e) => ({ entryType: e.entryType, term: e.term, index: e.index, data: e.data })),
-    snapshot,
-  };
-}
-
-function cloneConfState(cs: NonNullable<NonNullable<Snapshot['metadata']>['confState']>): typeof cs {
-  return { ...cs, nodes: [...cs.nodes], learners: [...cs.learners], votersOutgoing: [...cs.votersOutgoing], learnersNext: [...cs.learnersNext] };
-}
 
 export function clonePayload(p: SimPayload): SimPayload {
   return p.kind === 'raft' ? { kind: 'raft', message: cloneMessage(p.message) } : p;

@@ -53,7 +53,7 @@ import { Prng } from '../../util/prng.js';
 import { RawNode, SnapshotStatus } from '../raw_node.js';
 import type { Ready } from '../ready.js';
 import { MemoryStorage } from '../storage.js';
-import { emptyConfState, MessageType, NONE, RaftError, StateType } from '../types.js';
+import { cloneMessage, emptyConfState, MessageType, NONE, RaftError, StateType } from '../types.js';
 import type { Entry, Message, Snapshot } from '../types.js';
 
 export interface RandomClusterOptions {
@@ -115,31 +115,6 @@ function decodeSnapData(data: Buffer): { index: number; hash: number } | undefin
   const m = /^sm:(\d+):(\d+)$/.exec(data.toString('latin1'));
   if (m === null) return undefined;
   return { index: Number(m[1]), hash: Number(m[2]) };
-}
-
-/** A deep copy, as a real network would deliver (the core mutates some received entries). */
-function cloneMessage(m: Message): Message {
-  const snap = m.snapshot;
-  let snapshot: Snapshot | undefined;
-  if (snap !== undefined) {
-    const md = snap.metadata;
-    snapshot = {
-      data: snap.data,
-      metadata:
-        md === undefined
-          ? undefined
-          : {
-              index: md.index,
-              term: md.term,
-              confState: md.confState === undefined ? undefined : { ...md.confState, nodes: [...md.confState.nodes], learners: [...md.confState.learners], votersOutgoing: [...md.confState.votersOutgoing], learnersNext: [...md.confState.learnersNext] },
-            },
-    };
-  }
-  return {
-    ...m,
-    entries: m.entries.map((e) => ({ entryType: e.entryType, term: e.term, index: e.index, data: e.data })),
-    snapshot,
-  };
 }
 
 /** A compact rendering of a message for the trace. */
