@@ -1,0 +1,430 @@
+/**
+ * PeerStorage: the raft core's {@link Storage} for one region's peer, over
+ * two engines (TinyKV `kv/raftstore/peer_storage.go`, TiKV `PeerStorage`).
+ *
+ * - Raft engine, CF `raft`: log entries at raft_log_key and RaftLocalState
+ *   {hardState, lastIndex, lastTerm} at raft_state_key.
+ * - KV engine, CF `meta`: RaftApplyState {appliedIndex, truncatedState} at
+ *   apply_state_key and RegionLocalState at region_state_key, so apply can
+ *   write them in the same batch as the data they describe.
+ *
+ * Functional core (STYLE.md 3): reads are synchronous engine reads; writes are
+ * only *staged* into a caller-provided WriteBatch and never executed here.
+ * Each `stage*` returns a {@link PendingUpdate}; the shell writes the batch and,
+ * once it is durable, calls {@link PeerStorage.applyPersisted}. Invariant: the
+ * in-memory state that reads use (`raftState`, `applyState`) only ever
+ * describes durable data. Staging builds on the latest *staged* state, so
+ * several batches may be in flight as long as the shell writes them in staging
+ * order and installs their updates in that order (asserted per kind).
+ *
+ * Reads during an in-flight raft write stay correct: the raft core keeps the
+ * Ready's entries in its unstable log until `advance`, and it only asks storage
+ * for indexes below the unstable offset, which the in-flight batch never
+ * changes (a conflicting append only rewrites indexes >= that offset).
+ */
+import type { ConfState, Entry, HardState, Snapshot } from '../pb/eraftpb.js';
+import { Entry as EntryCodec } from '../pb/eraftpb.js';
+import type { Region } from '../pb/metapb.js';
+import { PeerState, RaftApplyState, RaftLocalState, RegionLocalState } from '../pb/raft_serverpb.js';
+import type { RaftTruncatedState } from '../pb/raft_serverpb.js';
+import type { Ready } from '../raft/ready.js';
+import { RaftStorageError, RAFT_STORAGE_ERROR_CODES } from '../raft/storage.js';
+import type { InitialState, Storage } from '../raft/storage.js';
+import { emptyConfState, emptyHardState } from '../raft/types.js';
+import { entrySizeBytes } from '../raft/util.js';
+import { CF_META, CF_RAFT } from '../storage/engine.js';
+import type { Engine } from '../storage/engine.js';
+import type { WriteBatch } from '../storage/write_batch.js';
+import { assert } from '../util/assert.js';
+import { applyStateKey, raftLogIndex, raftLogKey, raftStateKey, regionStateKey } from './meta/keys.js';
+
+/**
+ * A bootstrapped (initialized) region's log starts after index 5 of term 5
+ * (TinyKV `RaftInitLogIndex`/`RaftInitLogTerm`): a peer created later by a
+ * message starts at 0 and so can never be mistaken for one holding that
+ * initial state; it must receive a snapshot first.
+ */
+export const RAFT_INIT_LOG_INDEX = 5;
+export const RAFT_INIT_LOG_TERM = 5;
+
+/** A state change staged into a batch, to install once the batch is durable. */
+export type PendingUpdate =
+  | { readonly kind: 'raft'; readonly seq: number; readonly raftState: Readonly<RaftLocalState> }
+  | { readonly kind: 'apply'; readonly seq: number; readonly applyState: Readonly<RaftApplyState> };
+
+/** Staged-but-not-installed bookkeeping for one kind of state. */
+interface Track<T> {
+  /** Latest staged state: the base for the next stage. */
+  staged: T;
+  nextStageSeq: number;
+  nextInstallSeq: number;
+}
+
+export class PeerStorage implements Storage {
+  readonly regionId: number;
+  /** Durable raft state. Invariant: truncated.index <= lastIndex; commit <= lastIndex. */
+  private raftStateValue: RaftLocalState;
+  /** Durable apply state. Invariant: truncated.index <= appliedIndex <= commit. */
+  private applyStateValue: RaftApplyState;
+  private readonly raftTrack: Track<RaftLocalState>;
+  private readonly applyTrack: Track<RaftApplyState>;
+
+  private constructor(
+    readonly raftEngine: Engine,
+    readonly kvEngine: Engine,
+    private regionValue: Region,
+    raftState: RaftLocalState,
+    applyState: RaftApplyState,
+  ) {
+    assert(Number.isSafeInteger(regionValue.id) && regionValue.id > 0, `invalid region id ${regionValue.id}`);
+    this.regionId = regionValue.id;
+    this.raftStateValue = raftState;
+    this.applyStateValue = applyState;
+    this.raftTrack = { staged: raftState, nextStageSeq: 0, nextInstallSeq: 0 };
+    this.applyTrack = { staged: applyState, nextStageSeq: 0, nextInstallSeq: 0 };
+  }
+
+  /**
+   * A peer for a region with no persisted state yet. An initialized region
+   * (one with peers) starts at RAFT_INIT_LOG_INDEX/TERM, an uninitialized peer
+   * at 0. Nothing is written: call {@link stageInitialState} to persist it.
+   */
+  static create(raftEngine: Engine, kvEngine: Engine, region: Region): PeerStorage {
+    const ps = new PeerStorage(raftEngine, kvEngine, cloneRegion(region), initialRaftState(region), initialApplyState(region));
+    ps.assertInvariants();
+    return ps;
+  }
+
+  /**
+   * Rebuilds a peer after a restart from what its engines hold (TinyKV
+   * `NewPeerStorage`). A state never written (a region created by bootstrap or
+   * split whose raft state was not yet persisted) falls back to the initial one.
+   * @throws {AssertionError} when the persisted states break their invariants.
+   */
+  static load(raftEngine: Engine, kvEngine: Engine, region: Region): PeerStorage {
+    const rawRaft = raftEngine.get(CF_RAFT, raftStateKey(region.id));
+    const rawApply = kvEngine.get(CF_META, applyStateKey(region.id));
+    const raftState = rawRaft === undefined ? initialRaftState(region) : RaftLocalState.decode(rawRaft);
+    const applyState = rawApply === undefined ? initialApplyState(region) : RaftApplyState.decode(rawApply);
+    const ps = new PeerStorage(raftEngine, kvEngine, cloneRegion(region), raftState, applyState);
+    // Pair assertion (STYLE.md 10): what was asserted before persisting is asserted after reading back.
+    ps.assertInvariants();
+    ps.assertLogMatchesState();
+    return ps;
+  }
+
+  /** The persisted RegionLocalState of `regionId`, if any (what a restarting store scans). */
+  static loadRegionState(kvEngine: Engine, regionId: number): RegionLocalState | undefined {
+    const raw = kvEngine.get(CF_META, regionStateKey(regionId));
+    return raw === undefined ? undefined : RegionLocalState.decode(raw);
+  }
+
+  get region(): Region {
+    return this.regionValue;
+  }
+
+  /** The durable raft state (a copy). */
+  get raftState(): RaftLocalState {
+    return cloneRaftState(this.raftStateValue);
+  }
+
+  /** The durable apply state (a copy). */
+  get applyState(): RaftApplyState {
+    return cloneApplyState(this.applyStateValue);
+  }
+
+  get appliedIndex(): number {
+    return this.applyStateValue.appliedIndex;
+  }
+
+  get truncatedState(): RaftTruncatedState {
+    return { ...truncated(this.applyStateValue) };
+  }
+
+  /** True once the region has peers (it has data or a bootstrap state). */
+  isInitialized(): boolean {
+    return this.regionValue.peers.length > 0;
+  }
+
+  // ---- Storage (raft core) ----
+
+  initialState(): InitialState {
+    const hardState = this.raftStateValue.hardState ?? emptyHardState();
+    return { hardState: { ...hardState }, confState: confStateOfRegion(this.regionValue) };
+  }
+
+  entries(lo: number, hi: number, maxSizeBytes: number): Entry[] {
+    this.checkRange(lo, hi);
+    if (lo === hi) return [];
+    const out: Entry[] = [];
+    let size = 0;
+    const scan = this.raftEngine.scan(CF_RAFT, { start: raftLogKey(this.regionId, lo), end: raftLogKey(this.regionId, hi) });
+    for (const { key, value } of scan) {
+      const expected = lo + out.length;
+      // A gap would mean a lost write or a GC of live entries: never expected.
+      if (raftLogIndex(key) !== expected) assert(false, `region ${this.regionId}: log gap, want ${expected} got ${raftLogIndex(key)}`);
+      const e = EntryCodec.decode(value);
+      if (e.index !== expected) assert(false, `region ${this.regionId}: entry at key ${expected} has index ${e.index}`);
+      size += entrySizeBytes(e);
+      // Always at least one entry, then stop before exceeding the budget (etcd limitSize).
+      if (out.length > 0 && size > maxSizeBytes) break;
+      out.push(e);
+    }
+    if (out.length === 0 || (out.length < hi - lo && size <= maxSizeBytes)) {
+      assert(false, `region ${this.regionId}: entries [${lo}, ${hi}) missing from the raft engine (got ${out.length})`);
+    }
+    return out;
+  }
+
+  term(i: number): number {
+    const t = truncated(this.applyStateValue);
+    if (i === t.index) return t.term;
+    if (i < t.index) throw new RaftStorageError(RAFT_STORAGE_ERROR_CODES.Compacted, `term of ${i} is compacted (truncated ${t.index})`);
+    const last = this.raftStateValue.lastIndex;
+    if (i > last) throw new RaftStorageError(RAFT_STORAGE_ERROR_CODES.Unavailable, `term of ${i} is unavailable (last ${last})`);
+    if (i === last) return this.raftStateValue.lastTerm;
+    const raw = this.raftEngine.get(CF_RAFT, raftLogKey(this.regionId, i));
+    if (raw === undefined) assert(false, `region ${this.regionId}: entry ${i} missing from the raft engine`);
+    return EntryCodec.decode(raw).term;
+  }
+
+  lastIndex(): number {
+    return this.raftStateValue.lastIndex;
+  }
+
+  firstIndex(): number {
+    return truncated(this.applyStateValue).index + 1;
+  }
+
+  /**
+   * Snapshot generation (a read view of the region's data) arrives with the
+   * snapshot work; until then the leader is told to retry later, which the
+   * raft core handles by not sending a snapshot now.
+   * @throws {RaftStorageError} SnapshotTemporarilyUnavailable, always for now.
+   */
+  snapshot(): Snapshot {
+    throw new RaftStorageError(RAFT_STORAGE_ERROR_CODES.SnapshotTemporarilyUnavailable, `region ${this.regionId}: snapshot generation not implemented`);
+  }
+
+  // ---- Staged writes ----
+
+  /**
+   * Stages the initial RaftLocalState, RaftApplyState and RegionLocalState
+   * (TinyKV `writeInitialRaftState`/`writeInitialApplyState`, bootstrap).
+   * `raftBatch` goes to the raft engine, `kvBatch` to the kv engine (they
+   * may be the same batch when the engines are the same).
+   */
+  stageInitialState(raftBatch: WriteBatch, kvBatch: WriteBatch): void {
+    assert(this.raftTrack.nextStageSeq === 0 && this.applyTrack.nextStageSeq === 0, 'stageInitialState after other stages');
+    raftBatch.put(CF_RAFT, raftStateKey(this.regionId), RaftLocalState.encode(this.raftStateValue).finish());
+    kvBatch.put(CF_META, applyStateKey(this.regionId), RaftApplyState.encode(this.applyStateValue).finish());
+    const regionState: RegionLocalState = { state: PeerState.Normal, region: this.regionValue };
+    kvBatch.put(CF_META, regionStateKey(this.regionId), RegionLocalState.encode(regionState).finish());
+  }
+
+  /**
+   * Stages what a Ready asks to persist (ready.ts step 1): its entries and its
+   * hard state, into the raft-engine batch. Returns the update to install with
+   * {@link applyPersisted} once the batch is durable, before the Ready's
+   * messages are sent and before `advance`.
+   * @throws {AssertionError} on a Ready carrying a snapshot (not supported yet)
+   * or entries that do not continue the log.
+   */
+  stageReady(raftBatch: WriteBatch, rd: Ready): PendingUpdate | undefined {
+    assert(rd.snapshot === undefined, `region ${this.regionId}: applying a snapshot is not implemented yet`);
+    if (rd.entries.length === 0 && rd.hardState === undefined) return undefined;
+    const base = this.raftTrack.staged;
+    let next: RaftLocalState = cloneRaftState(base);
+    if (rd.entries.length > 0) next = this.stageAppend(raftBatch, base, rd.entries);
+    if (rd.hardState !== undefined) next.hardState = { ...rd.hardState };
+    return this.stageRaftState(raftBatch, next);
+  }
+
+  /** Stages a new hard state alone (e.g. a commit index advanced without entries). */
+  stageHardState(raftBatch: WriteBatch, hardState: HardState): PendingUpdate {
+    const next = cloneRaftState(this.raftTrack.staged);
+    next.hardState = { ...hardState };
+    return this.stageRaftState(raftBatch, next);
+  }
+
+  /**
+   * Stages an apply state into the kv batch that also holds the applied data,
+   * so data and apply state are durable together (issue 5, PeerStorage).
+   */
+  stageApplyState(kvBatch: WriteBatch, applyState: RaftApplyState): PendingUpdate {
+    const next = cloneApplyState(applyState);
+    const t = truncated(next);
+    const prev = this.applyTrack.staged;
+    if (!(t.index <= next.appliedIndex)) assert(false, `truncated ${t.index} > applied ${next.appliedIndex}`);
+    if (!(next.appliedIndex >= prev.appliedIndex)) assert(false, `applied index moved back ${prev.appliedIndex} -> ${next.appliedIndex}`);
+    if (!(t.index >= truncated(prev).index)) assert(false, `truncated index moved back ${truncated(prev).index} -> ${t.index}`);
+    kvBatch.put(CF_META, applyStateKey(this.regionId), RaftApplyState.encode(next).finish());
+    this.applyTrack.staged = next;
+    return { kind: 'apply', seq: this.applyTrack.nextStageSeq++, applyState: next };
+  }
+
+  /**
+   * Stages log compaction up to `index` (applying CompactLog, TinyKV
+   * `handleCompactLog`): the truncated state moves to {index, term}; the old
+   * entries stay in the raft engine until {@link stageGcLogs} deletes them.
+   * A compaction that does not advance the truncated index is ignored.
+   * @throws {AssertionError} when `index` is not applied or `term` is not its term.
+   */
+  stageCompactTo(kvBatch: WriteBatch, index: number, term: number): PendingUpdate | undefined {
+    const base = this.applyTrack.staged;
+    if (index <= truncated(base).index) return undefined; // stale CompactLog: TinyKV ignores it too
+    if (!(index <= base.appliedIndex)) assert(false, `compact to ${index} beyond applied ${base.appliedIndex}`);
+    if (index <= this.raftStateValue.lastIndex && index > truncated(this.applyStateValue).index) {
+      const stored = this.term(index);
+      if (stored !== term) assert(false, `compact to ${index}: term ${term} but the log has ${stored}`);
+    }
+    return this.stageApplyState(kvBatch, { appliedIndex: base.appliedIndex, truncatedState: { index, term } });
+  }
+
+  /**
+   * Stages deletion of log entries [from, to). Only entries already compacted
+   * durably may go: `to` <= durable truncated index + 1.
+   */
+  stageGcLogs(raftBatch: WriteBatch, from: number, to: number): void {
+    const limit = truncated(this.applyStateValue).index + 1;
+    if (!(to <= limit)) assert(false, `gc logs up to ${to} past the durable truncated index ${limit - 1}`);
+    if (from >= to) return;
+    raftBatch.deleteRange(CF_RAFT, raftLogKey(this.regionId, from), raftLogKey(this.regionId, to));
+  }
+
+  /**
+   * Installs a staged update once its batch is durable. Updates of one kind
+   * must be installed in staging order.
+   */
+  applyPersisted(update: PendingUpdate): void {
+    if (update.kind === 'raft') {
+      if (update.seq !== this.raftTrack.nextInstallSeq) assert(false, `raft update ${update.seq} installed out of order`);
+      this.raftTrack.nextInstallSeq++;
+      this.raftStateValue = cloneRaftState(update.raftState);
+    } else {
+      if (update.seq !== this.applyTrack.nextInstallSeq) assert(false, `apply update ${update.seq} installed out of order`);
+      this.applyTrack.nextInstallSeq++;
+      this.applyStateValue = cloneApplyState(update.applyState);
+    }
+    this.assertInvariants();
+  }
+
+  /**
+   * Puts `entries` and deletes any persisted tail past the new last index:
+   * those entries conflicted and will never commit, and must never be read
+   * back (TinyKV white paper pitfall 19). Returns the resulting raft state.
+   */
+  private stageAppend(raftBatch: WriteBatch, base: RaftLocalState, entries: readonly Entry[]): RaftLocalState {
+    const first = (entries[0] as Entry).index;
+    const last = entries[entries.length - 1] as Entry;
+    const t = truncated(this.applyTrack.staged);
+    if (!(first > t.index)) assert(false, `append at ${first} into the compacted log (truncated ${t.index})`);
+    if (!(first <= base.lastIndex + 1)) assert(false, `append at ${first} leaves a gap after last index ${base.lastIndex}`);
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i] as Entry;
+      if (e.index !== first + i) assert(false, `entries not contiguous at ${first + i}`);
+      raftBatch.put(CF_RAFT, raftLogKey(this.regionId, e.index), EntryCodec.encode(e).finish());
+    }
+    if (base.lastIndex > last.index) {
+      raftBatch.deleteRange(CF_RAFT, raftLogKey(this.regionId, last.index + 1), raftLogKey(this.regionId, base.lastIndex + 1));
+    }
+    const next = cloneRaftState(base);
+    next.lastIndex = last.index;
+    next.lastTerm = last.term;
+    return next;
+  }
+
+  private stageRaftState(raftBatch: WriteBatch, next: RaftLocalState): PendingUpdate {
+    // Pair assertion: checked before persisting, and again after reading back in load().
+    assertRaftState(next, truncated(this.applyTrack.staged).index);
+    raftBatch.put(CF_RAFT, raftStateKey(this.regionId), RaftLocalState.encode(next).finish());
+    this.raftTrack.staged = next;
+    return { kind: 'raft', seq: this.raftTrack.nextStageSeq++, raftState: next };
+  }
+
+  private checkRange(lo: number, hi: number): void {
+    if (!(lo <= hi)) assert(false, `invalid range [${lo}, ${hi})`);
+    const t = truncated(this.applyStateValue).index;
+    if (lo <= t) throw new RaftStorageError(RAFT_STORAGE_ERROR_CODES.Compacted, `entry ${lo} is compacted (first index ${t + 1})`);
+    const last = this.raftStateValue.lastIndex;
+    if (hi > last + 1) {
+      throw new RaftStorageError(RAFT_STORAGE_ERROR_CODES.Unavailable, `entries [${lo}, ${hi}) out of bound, last index ${last}`);
+    }
+  }
+
+  /** truncated <= applied <= committed <= lastIndex, on the durable states. */
+  private assertInvariants(): void {
+    const t = truncated(this.applyStateValue);
+    const applied = this.applyStateValue.appliedIndex;
+    assertRaftState(this.raftStateValue, t.index);
+    if (!(t.index <= applied)) assert(false, `region ${this.regionId}: truncated ${t.index} > applied ${applied}`);
+    // Apply only follows a durable commit index (ready.ts: persist, then apply).
+    const committed = this.raftStateValue.hardState?.commit ?? 0;
+    if (!(applied <= committed)) assert(false, `region ${this.regionId}: applied ${applied} > committed ${committed}`);
+  }
+
+  /** lastTerm agrees with the stored last entry, and no stale entry follows it. */
+  private assertLogMatchesState(): void {
+    const { lastIndex, lastTerm } = this.raftStateValue;
+    const t = truncated(this.applyStateValue);
+    if (lastIndex === t.index) {
+      if (lastTerm !== t.term) assert(false, `region ${this.regionId}: last term ${lastTerm} != truncated term ${t.term}`);
+    } else {
+      const raw = this.raftEngine.get(CF_RAFT, raftLogKey(this.regionId, lastIndex));
+      if (raw === undefined) assert(false, `region ${this.regionId}: last entry ${lastIndex} missing`);
+      const e = EntryCodec.decode(raw);
+      if (e.term !== lastTerm) assert(false, `region ${this.regionId}: last term ${lastTerm} but entry ${lastIndex} has term ${e.term}`);
+    }
+    const after = this.raftEngine.get(CF_RAFT, raftLogKey(this.regionId, lastIndex + 1));
+    if (after !== undefined) assert(false, `region ${this.regionId}: stale entry ${lastIndex + 1} past the last index`);
+  }
+}
+
+function assertRaftState(s: RaftLocalState, truncatedIndex: number): void {
+  if (!(Number.isSafeInteger(s.lastIndex) && s.lastIndex >= truncatedIndex)) {
+    assert(false, `last index ${s.lastIndex} below truncated ${truncatedIndex}`);
+  }
+  const commit = s.hardState?.commit ?? 0;
+  if (!(commit <= s.lastIndex)) assert(false, `commit ${commit} > last index ${s.lastIndex}`);
+  if (!(s.lastTerm >= 0 && (s.lastIndex === 0) === (s.lastTerm === 0))) assert(false, `last term ${s.lastTerm} at ${s.lastIndex}`);
+}
+
+function initialRaftState(region: Region): RaftLocalState {
+  if (region.peers.length === 0) return { hardState: undefined, lastIndex: 0, lastTerm: 0 };
+  // TinyKV writes hard state {term: 5, commit: 5} so the initial entries count as committed.
+  const hardState: HardState = { term: RAFT_INIT_LOG_TERM, vote: 0, commit: RAFT_INIT_LOG_INDEX };
+  return { hardState, lastIndex: RAFT_INIT_LOG_INDEX, lastTerm: RAFT_INIT_LOG_TERM };
+}
+
+function initialApplyState(region: Region): RaftApplyState {
+  if (region.peers.length === 0) return { appliedIndex: 0, truncatedState: { index: 0, term: 0 } };
+  return { appliedIndex: RAFT_INIT_LOG_INDEX, truncatedState: { index: RAFT_INIT_LOG_INDEX, term: RAFT_INIT_LOG_TERM } };
+}
+
+/** The voters are the region's peers (TinyKV has no learners in a region). */
+function confStateOfRegion(region: Region): ConfState {
+  const nodes = region.peers.map((p) => p.id).sort((a, b) => a - b);
+  return { ...emptyConfState(), nodes };
+}
+
+function truncated(s: RaftApplyState): RaftTruncatedState {
+  return s.truncatedState ?? { index: 0, term: 0 };
+}
+
+function cloneRaftState(s: RaftLocalState): RaftLocalState {
+  return { hardState: s.hardState === undefined ? undefined : { ...s.hardState }, lastIndex: s.lastIndex, lastTerm: s.lastTerm };
+}
+
+function cloneApplyState(s: RaftApplyState): RaftApplyState {
+  return { appliedIndex: s.appliedIndex, truncatedState: { ...truncated(s) } };
+}
+
+function cloneRegion(r: Region): Region {
+  return {
+    id: r.id,
+    startKey: Buffer.from(r.startKey),
+    endKey: Buffer.from(r.endKey),
+    regionEpoch: r.regionEpoch === undefined ? undefined : { ...r.regionEpoch },
+    peers: r.peers.map((p) => ({ ...p })),
+  };
+}
