@@ -22,8 +22,38 @@ export interface KvCommand {
   readonly input: KvInput & { readonly kind: 'put' | 'delete' };
 }
 
+/**
+ * A sim-local binary format (cheaper than JSON; entries are ours alone):
+ * `[clientId u32][opId u32][attempt u32][kind u8][keyLength u32][key][value]`,
+ * all little-endian, key and value in UTF-8 (the value, for a put, runs to the end).
+ */
+const KIND_PUT = 1;
+const KIND_DELETE = 2;
+const headerBytes = 17;
+
 export function encodeCommand(cmd: KvCommand): Buffer {
-  return Buffer.from(JSON.stringify([cmd.clientId, cmd.opId, cmd.attempt, cmd.input]));
+  const input = cmd.input;
+  const keyLength = Buffer.byteLength(input.key, 'utf8');
+  const valueLength = input.kind === 'put' ? Buffer.byteLength(input.value, 'utf8') : 0;
+  const out = Buffer.allocUnsafe(headerBytes + keyLength + valueLength);
+  out.writeUInt32LE(cmd.clientId, 0);
+  out.writeUInt32LE(cmd.opId, 4);
+  out.writeUInt32LE(cmd.attempt, 8);
+  out.writeUInt8(input.kind === 'put' ? KIND_PUT : KIND_DELETE, 12);
+  out.writeUInt32LE(keyLength, 13);
+  out.write(input.key, headerBytes, keyLength, 'utf8');
+  if (input.kind === 'put') out.write(input.value, headerBytes + keyLength, valueLength, 'utf8');
+  return out;
+}
+
+/** A decoded command: the proposal key, and the write's bytes (shared: the engine copies what it stores). */
+export interface DecodedCommand {
+  /** {@link proposalKey} of the command. */
+  readonly proposalKey: string;
+  readonly kind: 'put' | 'delete';
+  readonly key: Uint8Array;
+  /** Empty for a delete. */
+  readonly value: Uint8Array;
 }
 
 /**
@@ -31,10 +61,10 @@ export function encodeCommand(cmd: KvCommand): Buffer {
  * delivered copies of an entry share its payload buffer, so the group decodes
  * each command once. Weak keys: entries that are gone free their slot.
  */
-const decoded = new WeakMap<Buffer, KvCommand>();
+const decoded = new WeakMap<Buffer, DecodedCommand>();
 
 /** @throws {AssertionError} when `data` is not an encoded command (entries are ours alone). */
-export function decodeCommand(data: Buffer): KvCommand {
+export function decodeCommand(data: Buffer): DecodedCommand {
   const cached = decoded.get(data);
   if (cached !== undefined) return cached;
   const cmd = parseCommand(data);
@@ -42,12 +72,24 @@ export function decodeCommand(data: Buffer): KvCommand {
   return cmd;
 }
 
-function parseCommand(data: Buffer): KvCommand {
-  const parsed: unknown = JSON.parse(data.toString('utf8'));
-  assert(Array.isArray(parsed) && parsed.length === 4, 'decodeCommand: not a command');
-  const [clientId, opId, attempt, input] = parsed as [number, number, number, KvCommand['input']];
-  if (input.kind !== 'put' && input.kind !== 'delete') assert(false, `decodeCommand: not a write: ${String((input as { kind: unknown }).kind)}`);
-  return { clientId, opId, attempt, input };
+function parseCommand(data: Buffer): DecodedCommand {
+  assert(data.length >= headerBytes, 'decodeCommand: not a command');
+  const clientId = data.readUInt32LE(0);
+  const opId = data.readUInt32LE(4);
+  const attempt = data.readUInt32LE(8);
+  const kindCode = data.readUInt8(12);
+  const keyLength = data.readUInt32LE(13);
+  if (!(headerBytes + keyLength <= data.length)) assert(false, 'decodeCommand: key runs past the end');
+  if (kindCode !== KIND_PUT && kindCode !== KIND_DELETE) assert(false, `decodeCommand: not a write: kind ${kindCode}`);
+  if (kindCode === KIND_DELETE && headerBytes + keyLength !== data.length) assert(false, 'decodeCommand: a delete with a value');
+  // Plain Uint8Array views (not Buffer subarrays): what the engine stores is a copy anyway.
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.length);
+  return {
+    proposalKey: proposalKey(clientId, opId, attempt),
+    kind: kindCode === KIND_PUT ? 'put' : 'delete',
+    key: bytes.subarray(headerBytes, headerBytes + keyLength),
+    value: bytes.subarray(headerBytes + keyLength),
+  };
 }
 
 /** A key identifying one attempt of one operation, to match applied entries to waiting proposals. */
@@ -55,17 +97,33 @@ export function proposalKey(clientId: number, opId: number, attempt: number): st
   return `${clientId}/${opId}/${attempt}`;
 }
 
-export function stageWrite(batch: WriteBatch, input: KvCommand['input']): KvOutput {
-  switch (input.kind) {
+export function stageWrite(batch: WriteBatch, cmd: DecodedCommand): KvOutput {
+  switch (cmd.kind) {
     case 'put':
-      batch.put(CF_DEFAULT, utf8(input.key), utf8(input.value));
+      batch.put(CF_DEFAULT, cmd.key, cmd.value);
       return { kind: 'put' };
     case 'delete':
-      batch.delete(CF_DEFAULT, utf8(input.key));
+      batch.delete(CF_DEFAULT, cmd.key);
       return { kind: 'delete' };
     default:
-      return assertNever(input, 'stageWrite: not a write');
+      return assertNever(cmd.kind, 'stageWrite: not a write');
   }
+}
+
+/**
+ * UTF-8 encodings of the keys reads use (the workload has few distinct
+ * keys). Readers only look the bytes up; nothing retains or mutates them.
+ */
+const keyBytesCache = new Map<string, Uint8Array>();
+const keyBytesCacheMax = 4096;
+
+function keyBytes(key: string): Uint8Array {
+  let bytes = keyBytesCache.get(key);
+  if (bytes === undefined) {
+    bytes = utf8(key);
+    if (keyBytesCache.size < keyBytesCacheMax) keyBytesCache.set(key, bytes);
+  }
+  return bytes;
 }
 
 export function stageApplied(batch: WriteBatch, applied: number): void {
@@ -75,12 +133,12 @@ export function stageApplied(batch: WriteBatch, applied: number): void {
 /** Serves a read from the current contents. */
 export function read(reader: Reader, input: KvInput & { readonly kind: 'get' | 'scan' }): KvOutput {
   if (input.kind === 'get') {
-    const value = reader.get(CF_DEFAULT, utf8(input.key));
+    const value = reader.get(CF_DEFAULT, keyBytes(input.key));
     return { kind: 'get', value: value === undefined ? undefined : fromUtf8(value) };
   }
   if (!(input.limit > 0 && input.limit <= scanLimitMax)) assert(false, `read: scan limit ${input.limit} out of range`);
   const entries: [string, string][] = [];
-  const options = input.end === undefined ? { start: utf8(input.start), limit: input.limit } : { start: utf8(input.start), end: utf8(input.end), limit: input.limit };
+  const options = input.end === undefined ? { start: keyBytes(input.start), limit: input.limit } : { start: keyBytes(input.start), end: keyBytes(input.end), limit: input.limit };
   for (const { key, value } of reader.scan(CF_DEFAULT, options)) entries.push([fromUtf8(key), fromUtf8(value)]);
   assert(entries.length <= input.limit, 'read: scan returned more than its limit');
   return { kind: 'scan', entries };

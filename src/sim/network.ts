@@ -155,7 +155,7 @@ export class SimNetwork<P> {
     if (!(envelope.from !== envelope.to)) assert(false, `network: message to self ${envelope.from}`);
     this.stats.sent++;
     const flight: InFlight<P> = { envelope, onOutcome };
-    const filter = this.filters.find((f) => f.drop(envelope));
+    const filter = this.filters.length === 0 ? undefined : this.filters.find((f) => f.drop(envelope));
     if (filter !== undefined) return this.dropped(flight, `filter ${filter.name}`, 'droppedFilter');
     const server = this.isServerLink(envelope.from, envelope.to);
     if (server && this.blocked.has(linkKey(envelope.from, envelope.to))) {

@@ -92,12 +92,15 @@ interface Incarnation {
   /** A Ready is being persisted; no other Ready may be taken until it completes. */
   persisting: boolean;
   readonly proposals: Map<string, Pending>;
-  readonly reads: Map<string, PendingRead>;
+  /** By read id (the ReadIndex context carries the incarnation number and the read id). */
+  readonly reads: Map<number, PendingRead>;
   nextReadId: number;
 }
 
 /** Readys processed back to back in one call (each needs new input to exist; this bounds the loop). */
 const readyLoopsMax = 64;
+/** A ReadIndex context: the incarnation number and the read id, u32 little-endian each. */
+const readCtxBytes = 8;
 
 export class RaftKvNode {
   readonly id: number;
@@ -223,10 +226,13 @@ export class RaftKvNode {
   private startRead(s: Incarnation, request: KvRequest, replyTo: number): void {
     if (s.reads.size >= pendingReadsMax) return this.respond(replyTo, request, { kind: 'refused', reason: 'busy' });
     // The incarnation number keeps a ReadState answering a request of a former life from matching.
-    const ctx = `${s.number}:${s.nextReadId++}`;
-    const err = s.rawNode.readIndex(Buffer.from(ctx));
+    const id = s.nextReadId++;
+    const ctx = Buffer.allocUnsafe(readCtxBytes);
+    ctx.writeUInt32LE(s.number, 0);
+    ctx.writeUInt32LE(id, 4);
+    const err = s.rawNode.readIndex(ctx);
     if (err !== undefined) return this.respond(replyTo, request, { kind: 'refused', reason: err.code });
-    s.reads.set(ctx, { request, replyTo, deadlineMs: this.deps.clock.nowMs + this.config.requestTimeoutMs, index: undefined });
+    s.reads.set(id, { request, replyTo, deadlineMs: this.deps.clock.nowMs + this.config.requestTimeoutMs, index: undefined });
   }
 
   /** Takes Readys while there are some and no persist is in flight. */
@@ -268,7 +274,9 @@ export class RaftKvNode {
     for (const m of rd.messages) this.sendRaft(s, m);
     this.applyCommitted(s, rd.committedEntries);
     for (const rs of rd.readStates) {
-      const read = s.reads.get(rs.requestCtx.toString());
+      const ctx = rs.requestCtx;
+      if (ctx.length !== readCtxBytes || ctx.readUInt32LE(0) !== s.number) continue;
+      const read = s.reads.get(ctx.readUInt32LE(4));
       if (read !== undefined) read.index = rs.index;
     }
     this.serveReads(s);
@@ -289,7 +297,7 @@ export class RaftKvNode {
     }
     if (wasLeader && !isLeader) {
       // ReadIndex requests not yet confirmed die with the leadership; confirmed ones stay valid.
-      for (const [ctx, r] of [...s.reads].sort((a, b) => compareStrings(a[0], b[0]))) {
+      for (const [ctx, r] of [...s.reads].sort((a, b) => a[0] - b[0])) {
         if (r.index !== undefined) continue;
         s.reads.delete(ctx);
         this.respond(r.replyTo, r.request, { kind: 'refused', reason: 'leadership lost' });
@@ -329,8 +337,8 @@ export class RaftKvNode {
       s.applied = e.index;
       if (e.data.length === 0) continue; // a new leader's empty entry
       const cmd = decodeCommand(e.data);
-      const output = stageWrite(batch, cmd.input);
-      const key = proposalKey(cmd.clientId, cmd.opId, cmd.attempt);
+      const output = stageWrite(batch, cmd);
+      const key = cmd.proposalKey;
       const pending = s.proposals.get(key);
       if (pending === undefined) continue;
       s.proposals.delete(key);
@@ -343,10 +351,10 @@ export class RaftKvNode {
 
   private serveReads(s: Incarnation): void {
     if (s.reads.size === 0) return;
-    const servable: [string, PendingRead][] = [];
+    const servable: [number, PendingRead][] = [];
     for (const entry of s.reads) if (entry[1].index !== undefined && entry[1].index <= s.applied) servable.push(entry);
     // Answers go out in read-id order, whatever order the ReadStates arrived in.
-    if (servable.length > 1) servable.sort((a, b) => compareStrings(a[0], b[0]));
+    if (servable.length > 1) servable.sort((a, b) => a[0] - b[0]);
     for (const [ctx, r] of servable) {
       s.reads.delete(ctx);
       const input = r.request.input;
@@ -396,12 +404,12 @@ export class RaftKvNode {
 }
 
 /** Entries past their deadline, in key order (answers go out in a deterministic order). */
-function expired<T extends Pending>(pending: ReadonlyMap<string, T>, nowMs: number): [string, T][] {
-  const out: [string, T][] = [];
+function expired<K extends string | number, T extends Pending>(pending: ReadonlyMap<K, T>, nowMs: number): [K, T][] {
+  const out: [K, T][] = [];
   for (const entry of pending) if (entry[1].deadlineMs <= nowMs) out.push(entry);
-  return out.length > 1 ? out.sort((a, b) => compareStrings(a[0], b[0])) : out;
+  return out.length > 1 ? out.sort((a, b) => compareKeys(a[0], b[0])) : out;
 }
 
-function compareStrings(a: string, b: string): number {
+function compareKeys<K extends string | number>(a: K, b: K): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -15,6 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
+import { endianness } from 'node:os';
 import { assert } from '../util/assert.js';
 import { traceTailLinesMax } from './limits.js';
 
@@ -23,6 +24,8 @@ const textChunkChars = 64 * 1024;
 /** Words of numeric events buffered before they are fed to the hash. */
 const eventChunkWords = 16 * 1024;
 const wordsPerEvent = 6;
+/** A Uint32Array's bytes are already little-endian here: hash them as they are. */
+const littleEndianHost = endianness() === 'LE';
 
 export interface TraceOptions {
   /** Hash and keep a tail of the events. @default true */
@@ -136,9 +139,13 @@ export class Trace {
     if (this.pendingWords === 0) return;
     const words = this.pendingEvents.subarray(0, this.pendingWords);
     // Hash the words in little-endian byte order whatever the host's: a digest is comparable everywhere.
-    const bytes = Buffer.alloc(words.length * 4);
-    for (let i = 0; i < words.length; i++) bytes.writeUInt32LE(words[i] as number, i * 4);
-    this.eventHash?.update(bytes);
+    if (littleEndianHost) {
+      this.eventHash?.update(new Uint8Array(words.buffer, words.byteOffset, words.byteLength));
+    } else {
+      const bytes = Buffer.alloc(words.length * 4);
+      for (let i = 0; i < words.length; i++) bytes.writeUInt32LE(words[i] as number, i * 4);
+      this.eventHash?.update(bytes);
+    }
     this.pendingWords = 0;
   }
 }

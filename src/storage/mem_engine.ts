@@ -26,12 +26,19 @@ export interface MemEngineOptions {
   readonly cfs?: readonly CfName[];
 }
 
-/** The roots of every opened column family at one instant. Never mutated. */
-type State = ReadonlyMap<CfName, SortedMapRoot>;
+/**
+ * The roots of every opened column family at one instant, indexed by the
+ * column family's position in `cfs`. Never mutated once published.
+ */
+type State = readonly SortedMapRoot[];
 
 export class MemEngine implements Engine {
   readonly cfs: readonly CfName[];
+  /** Position of each opened column family in `cfs` (and in every `State`). */
+  readonly #cfIndex: ReadonlyMap<CfName, number>;
   #state: State;
+  /** What the engine's read views need of it (one object per engine, not per view). */
+  readonly #hooks: ViewHooks;
   #closed = false;
   #openViews = 0;
 
@@ -39,7 +46,16 @@ export class MemEngine implements Engine {
     const cfs = options.cfs ?? ALL_CFS;
     assert(new Set(cfs).size === cfs.length, 'MemEngine: duplicate column family');
     this.cfs = Object.freeze([...cfs]);
-    this.#state = new Map(this.cfs.map((cf) => [cf, sortedMap.EMPTY_SORTED_MAP]));
+    this.#cfIndex = new Map(this.cfs.map((cf, i) => [cf, i]));
+    this.#state = this.cfs.map(() => sortedMap.EMPTY_SORTED_MAP);
+    this.#hooks = {
+      engineClosed: () => this.#closed,
+      indexOf: (cf) => this.#indexOf(cf),
+      release: () => {
+        this.#openViews--;
+        assert(this.#openViews >= 0, 'MemEngine: more read views closed than opened');
+      },
+    };
   }
 
   /** Number of read views not yet closed (lets tests catch leaked views). */
@@ -49,7 +65,7 @@ export class MemEngine implements Engine {
 
   /** @throws {EngineError} `ENGINE_CLOSED` or `ENGINE_UNKNOWN_CF`. */
   get(cf: CfName, key: Uint8Array): Uint8Array | undefined {
-    return stateGet(this.#liveState(), cf, key);
+    return stateGet(this.#liveState(), this.#indexOf(cf), key);
   }
 
   /**
@@ -59,7 +75,8 @@ export class MemEngine implements Engine {
    * @throws {EngineError} `ENGINE_CLOSED` or `ENGINE_UNKNOWN_CF`.
    */
   scan(cf: CfName, options?: ScanOptions): IterableIterator<KvEntry> {
-    return stateScan(this.#liveState(), cf, options, () => this.#closed, 'engine');
+    const state = this.#liveState();
+    return stateScan(state, this.#indexOf(cf), options, () => this.#closed, 'engine');
   }
 
   /**
@@ -68,23 +85,8 @@ export class MemEngine implements Engine {
    */
   readView(): ReadView {
     const state = this.#liveState();
-    let viewClosed = false;
-    const isClosed = (): boolean => viewClosed || this.#closed;
-    const check = (): State => {
-      if (isClosed()) throw closedError('read view');
-      return state;
-    };
     this.#openViews++;
-    return {
-      get: (cf, key) => stateGet(check(), cf, key),
-      scan: (cf, options) => stateScan(check(), cf, options, isClosed, 'read view'),
-      close: () => {
-        if (viewClosed) return;
-        viewClosed = true;
-        this.#openViews--;
-        assert(this.#openViews >= 0, 'MemEngine: more read views closed than opened');
-      },
-    };
+    return new MemReadView(this.#hooks, state);
   }
 
   /**
@@ -113,14 +115,15 @@ export class MemEngine implements Engine {
 
   #commit(batch: WriteBatch): void {
     if (this.#closed) throw closedError('engine');
-    for (const op of batch.ops) this.#validate(op);
-    const roots = new Map(this.#state);
-    for (const op of batch.ops) {
-      const root = roots.get(op.cf);
-      assert(root !== undefined || roots.has(op.cf), 'MemEngine: validated op has an unknown column family');
-      roots.set(op.cf, applyOp(root ?? null, op));
+    const ops = batch.ops;
+    for (const op of ops) this.#validate(op);
+    const roots = this.#state.slice();
+    for (const op of ops) {
+      const i = this.#cfIndex.get(op.cf);
+      if (i === undefined) assert(false, 'MemEngine: validated op has an unknown column family');
+      roots[i] = applyOp(roots[i] ?? null, op);
     }
-    assert(roots.size === this.cfs.length, 'MemEngine: write changed the set of column families');
+    assert(roots.length === this.cfs.length, 'MemEngine: write changed the set of column families');
     this.#state = roots;
   }
 
@@ -129,11 +132,61 @@ export class MemEngine implements Engine {
     return this.#state;
   }
 
+  /** @throws {EngineError} `ENGINE_UNKNOWN_CF`. */
+  #indexOf(cf: CfName): number {
+    const i = this.#cfIndex.get(cf);
+    if (i === undefined) throw unknownCfError(cf);
+    return i;
+  }
+
   #validate(op: WriteOp): void {
-    if (!this.#state.has(op.cf)) throw unknownCfError(op.cf);
+    if (!this.#cfIndex.has(op.cf)) throw unknownCfError(op.cf);
     // WriteBatch already checked keys, but `ops` is a public array: check
     // again so that a hand-built op cannot corrupt the store.
     if (op.type !== 'deleteRange') checkEngineKey(op.key);
+  }
+}
+
+interface ViewHooks {
+  engineClosed(): boolean;
+  /** @throws {EngineError} `ENGINE_UNKNOWN_CF`. */
+  indexOf(cf: CfName): number;
+  /** A view was closed. */
+  release(): void;
+}
+
+/**
+ * A point-in-time view: the captured state. Reads throw `ENGINE_CLOSED` once
+ * the view or the engine is closed. Closing a view twice is harmless.
+ */
+class MemReadView implements ReadView {
+  readonly #hooks: ViewHooks;
+  readonly #state: State;
+  #closed = false;
+
+  constructor(hooks: ViewHooks, state: State) {
+    this.#hooks = hooks;
+    this.#state = state;
+  }
+
+  get(cf: CfName, key: Uint8Array): Uint8Array | undefined {
+    if (this.#isClosed()) throw closedError('read view');
+    return stateGet(this.#state, this.#hooks.indexOf(cf), key);
+  }
+
+  scan(cf: CfName, options?: ScanOptions): IterableIterator<KvEntry> {
+    if (this.#isClosed()) throw closedError('read view');
+    return stateScan(this.#state, this.#hooks.indexOf(cf), options, () => this.#isClosed(), 'read view');
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#hooks.release();
+  }
+
+  #isClosed(): boolean {
+    return this.#closed || this.#hooks.engineClosed();
   }
 }
 
@@ -153,14 +206,8 @@ function applyOp(root: SortedMapRoot, op: WriteOp): SortedMapRoot {
   }
 }
 
-function rootOf(state: State, cf: CfName): SortedMapRoot {
-  const root = state.get(cf);
-  if (root === undefined && !state.has(cf)) throw unknownCfError(cf);
-  return root ?? null;
-}
-
-function stateGet(state: State, cf: CfName, key: Uint8Array): Uint8Array | undefined {
-  const value = sortedMap.get(rootOf(state, cf), key);
+function stateGet(state: State, cf: number, key: Uint8Array): Uint8Array | undefined {
+  const value = sortedMap.get(state[cf] ?? null, key);
   return value === undefined ? undefined : copyBytes(value);
 }
 
@@ -170,12 +217,12 @@ function stateGet(state: State, cf: CfName, key: Uint8Array): Uint8Array | undef
  */
 function stateScan(
   state: State,
-  cf: CfName,
+  cf: number,
   options: ScanOptions = {},
   isClosed: () => boolean,
   what: string,
 ): IterableIterator<KvEntry> {
-  const root = rootOf(state, cf);
+  const root = state[cf] ?? null;
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   assert(limit >= 0 && (Number.isInteger(limit) || limit === Number.POSITIVE_INFINITY), `scan: bad limit ${limit}`);
   const end = options.end === undefined || options.end.length === 0 ? undefined : options.end;
