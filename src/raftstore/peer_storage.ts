@@ -36,7 +36,8 @@ import { CF_META, CF_RAFT } from '../storage/engine.js';
 import type { Engine } from '../storage/engine.js';
 import type { WriteBatch } from '../storage/write_batch.js';
 import { assert } from '../util/assert.js';
-import { applyStateKey, raftLogIndex, raftLogKey, raftStateKey, regionStateKey } from './meta/keys.js';
+import { applyStateKey, raftLogIndex, raftLogKey, raftLogKeyRange, raftStateKey, regionStateKey } from './meta/keys.js';
+import { buildSnapshotData, decodeSnapshotData, stageApplySnapshotData, stageClearRange } from './snapshot.js';
 
 /**
  * A bootstrapped (initialized) region's log starts after index 5 of term 5
@@ -50,7 +51,16 @@ export const RAFT_INIT_LOG_TERM = 5;
 /** A state change staged into a batch, to install once the batch is durable. */
 export type PendingUpdate =
   | { readonly kind: 'raft'; readonly seq: number; readonly raftState: Readonly<RaftLocalState> }
-  | { readonly kind: 'apply'; readonly seq: number; readonly applyState: Readonly<RaftApplyState> };
+  | { readonly kind: 'apply'; readonly seq: number; readonly applyState: Readonly<RaftApplyState> }
+  | {
+      /** An applied snapshot: installs raft state, apply state and region at once (one seq of each track). */
+      readonly kind: 'snapshot';
+      readonly raftSeq: number;
+      readonly applySeq: number;
+      readonly raftState: Readonly<RaftLocalState>;
+      readonly applyState: Readonly<RaftApplyState>;
+      readonly region: Readonly<Region>;
+    };
 
 /** Staged-but-not-installed bookkeeping for one kind of state. */
 interface Track<T> {
@@ -68,6 +78,10 @@ export class PeerStorage implements Storage {
   private applyStateValue: RaftApplyState;
   private readonly raftTrack: Track<RaftLocalState>;
   private readonly applyTrack: Track<RaftApplyState>;
+  /** Index of the last snapshot staged by {@link stageApplySnapshot} (its Ready may then go to stageReady). */
+  private stagedSnapshotIndex = 0;
+  /** Region as of the latest stage (a staged snapshot's region), for the next stage. */
+  private stagedRegion: Region;
 
   private constructor(
     readonly raftEngine: Engine,
@@ -82,6 +96,7 @@ export class PeerStorage implements Storage {
     this.applyStateValue = applyState;
     this.raftTrack = { staged: raftState, nextStageSeq: 0, nextInstallSeq: 0 };
     this.applyTrack = { staged: applyState, nextStageSeq: 0, nextInstallSeq: 0 };
+    this.stagedRegion = regionValue;
   }
 
   /**
@@ -197,13 +212,33 @@ export class PeerStorage implements Storage {
   }
 
   /**
-   * Snapshot generation (a read view of the region's data) arrives with the
-   * snapshot work; until then the leader is told to retry later, which the
-   * raft core handles by not sending a snapshot now.
-   * @throws {RaftStorageError} SnapshotTemporarilyUnavailable, always for now.
+   * Generates a snapshot of the region at its applied index from one
+   * consistent kv read view: the apply state, region state and data are all
+   * read from that view, so they describe the same point even while apply
+   * batches are being written (an apply batch holds data and apply state).
+   * Metadata: index = applied, term = term(applied) (the truncated term when
+   * applied == truncated), confState = the region's peers.
+   *
+   * Generation is synchronous for now. TinyKV/TiKV generate asynchronously
+   * (region worker) and answer `SnapshotTemporarilyUnavailable` until the
+   * snapshot is ready; the raft core already handles that answer by retrying
+   * later, which is how an asynchronous generator will plug in.
    */
   snapshot(): Snapshot {
-    throw new RaftStorageError(RAFT_STORAGE_ERROR_CODES.SnapshotTemporarilyUnavailable, `region ${this.regionId}: snapshot generation not implemented`);
+    const view = this.kvEngine.readView();
+    try {
+      const rawApply = view.get(CF_META, applyStateKey(this.regionId));
+      const applyState = rawApply === undefined ? this.applyStateValue : RaftApplyState.decode(rawApply);
+      const rawRegion = view.get(CF_META, regionStateKey(this.regionId));
+      const region = (rawRegion === undefined ? undefined : RegionLocalState.decode(rawRegion).region) ?? this.regionValue;
+      const index = applyState.appliedIndex;
+      const t = truncated(applyState);
+      const term = index === t.index ? t.term : this.term(index);
+      const data = buildSnapshotData(view, region);
+      return { data, metadata: { index, term, confState: confStateOfRegion(region) } };
+    } finally {
+      view.close();
+    }
   }
 
   // ---- Staged writes ----
@@ -227,11 +262,15 @@ export class PeerStorage implements Storage {
    * hard state, into the raft-engine batch. Returns the update to install with
    * {@link applyPersisted} once the batch is durable, before the Ready's
    * messages are sent and before `advance`.
-   * @throws {AssertionError} on a Ready carrying a snapshot (not supported yet)
+   * A Ready carrying a snapshot goes to {@link stageApplySnapshot} first; this
+   * then stages the rest of it (its hard state, any entries after the snapshot).
+   * @throws {AssertionError} on a Ready whose snapshot was not staged first,
    * or entries that do not continue the log.
    */
   stageReady(raftBatch: WriteBatch, rd: Ready): PendingUpdate | undefined {
-    assert(rd.snapshot === undefined, `region ${this.regionId}: applying a snapshot is not implemented yet`);
+    if (rd.snapshot !== undefined && (rd.snapshot.metadata?.index ?? 0) !== this.stagedSnapshotIndex) {
+      assert(false, `region ${this.regionId}: stage the Ready's snapshot with stageApplySnapshot before stageReady`);
+    }
     if (rd.entries.length === 0 && rd.hardState === undefined) return undefined;
     const base = this.raftTrack.staged;
     let next: RaftLocalState = cloneRaftState(base);
@@ -293,11 +332,81 @@ export class PeerStorage implements Storage {
   }
 
   /**
+   * Stages applying a snapshot received by raft (a Ready's `snapshot`, TinyKV
+   * `ApplySnapshot`), before {@link stageReady} of the same Ready:
+   * - raft batch: the region's whole old log is deleted, and RaftLocalState
+   *   becomes {lastIndex, lastTerm} = the snapshot's {index, term}, the hard
+   *   state unchanged except commit raised to the snapshot index;
+   * - kv batch: the old range's data is cleared only if the peer was
+   *   initialized (an uninitialized peer's region has an empty, i.e.
+   *   unbounded, range: clearing it would wipe every other region, TinyKV
+   *   pitfall 17); then the snapshot's range is cleared and its data put
+   *   (snapshot.ts), with RaftApplyState {applied = truncated = snapshot} and
+   *   RegionLocalState (the snapshot's region) in the same batch.
+   * The returned update installs raft state, apply state and region together;
+   * install it only once both batches are durable. When the engines differ
+   * the two batches are not written atomically (see the report; TiKV uses an
+   * `Applying` peer state for this), so pass the same batch when they are one.
+   * @throws {SnapshotError} when the snapshot data is corrupt.
+   * @throws {AssertionError} on a snapshot for another region or not ahead of the log.
+   */
+  stageApplySnapshot(raftBatch: WriteBatch, kvBatch: WriteBatch, snapshot: Snapshot): PendingUpdate {
+    const meta = snapshot.metadata;
+    if (meta === undefined) assert(false, `region ${this.regionId}: snapshot without metadata`);
+    const { index, term } = meta;
+    const data = decodeSnapshotData(snapshot.data);
+    if (data.region.id !== this.regionId) assert(false, `region ${this.regionId}: snapshot of region ${data.region.id}`);
+    const baseRaft = this.raftTrack.staged;
+    const baseApply = this.applyTrack.staged;
+    if (!(Number.isSafeInteger(index) && index > baseApply.appliedIndex)) {
+      assert(false, `region ${this.regionId}: snapshot ${index} not past applied ${baseApply.appliedIndex}`);
+    }
+    if (!(Number.isSafeInteger(term) && term > 0)) assert(false, `region ${this.regionId}: snapshot term ${term}`);
+
+    const logRange = raftLogKeyRange(this.regionId);
+    raftBatch.deleteRange(CF_RAFT, logRange.start, logRange.end);
+    const hard = baseRaft.hardState ?? emptyHardState();
+    const raftState: RaftLocalState = { hardState: { ...hard, commit: Math.max(hard.commit, index) }, lastIndex: index, lastTerm: term };
+    assertRaftState(raftState, index);
+    raftBatch.put(CF_RAFT, raftStateKey(this.regionId), RaftLocalState.encode(raftState).finish());
+
+    const old = this.stagedRegion;
+    if (old.peers.length > 0) stageClearRange(kvBatch, old.startKey, old.endKey);
+    stageApplySnapshotData(kvBatch, data);
+    const applyState: RaftApplyState = { appliedIndex: index, truncatedState: { index, term } };
+    kvBatch.put(CF_META, applyStateKey(this.regionId), RaftApplyState.encode(applyState).finish());
+    const region = cloneRegion(data.region);
+    const regionState: RegionLocalState = { state: PeerState.Normal, region };
+    kvBatch.put(CF_META, regionStateKey(this.regionId), RegionLocalState.encode(regionState).finish());
+
+    this.raftTrack.staged = raftState;
+    this.applyTrack.staged = applyState;
+    this.stagedRegion = region;
+    this.stagedSnapshotIndex = index;
+    return {
+      kind: 'snapshot',
+      raftSeq: this.raftTrack.nextStageSeq++,
+      applySeq: this.applyTrack.nextStageSeq++,
+      raftState,
+      applyState,
+      region,
+    };
+  }
+
+  /**
    * Installs a staged update once its batch is durable. Updates of one kind
    * must be installed in staging order.
    */
   applyPersisted(update: PendingUpdate): void {
-    if (update.kind === 'raft') {
+    if (update.kind === 'snapshot') {
+      if (update.raftSeq !== this.raftTrack.nextInstallSeq) assert(false, `snapshot raft update ${update.raftSeq} installed out of order`);
+      if (update.applySeq !== this.applyTrack.nextInstallSeq) assert(false, `snapshot apply update ${update.applySeq} installed out of order`);
+      this.raftTrack.nextInstallSeq++;
+      this.applyTrack.nextInstallSeq++;
+      this.raftStateValue = cloneRaftState(update.raftState);
+      this.applyStateValue = cloneApplyState(update.applyState);
+      this.regionValue = cloneRegion(update.region);
+    } else if (update.kind === 'raft') {
       if (update.seq !== this.raftTrack.nextInstallSeq) assert(false, `raft update ${update.seq} installed out of order`);
       this.raftTrack.nextInstallSeq++;
       this.raftStateValue = cloneRaftState(update.raftState);
