@@ -13,9 +13,8 @@ import { ConfChange } from '../pb/eraftpb.js';
 import { decodeConfChangeEntry, encodeConfChange } from './conf_change_codec.js';
 import { RawNode } from './raw_node.js';
 import type { Status } from './raw_node.js';
-import type { Ready } from './ready.js';
 import { MemoryStorage } from './storage.js';
-import { msgBeat, msgHup, msgProp, newNetwork, newTestConfig, nextEnts } from './testing/network.js';
+import { msgBeat, msgHup, msgProp, newNetwork, newTestConfig, nextEnts, persistReady } from './testing/network.js';
 import { RawNodeCluster } from './testing/rawnode_cluster.js';
 import {
   ConfChangeType,
@@ -38,11 +37,6 @@ function confChange(changeType: ConfChangeType, nodeId: number): ConfChange {
   return { changeType, nodeId, context: Buffer.alloc(0) };
 }
 
-function persist(s: MemoryStorage, rd: Ready): void {
-  if (rd.snapshot !== undefined) s.applySnapshot(rd.snapshot);
-  s.append(rd.entries);
-  if (rd.hardState !== undefined) s.setHardState(rd.hardState);
-}
 
 function assertRaftError(err: RaftError | undefined, code: string): void {
   assert.ok(err instanceof RaftError, `expected ${code}, got ${String(err)}`);
@@ -332,7 +326,7 @@ describe('HARD-CASES: raft core', () => {
     const rn = new RawNode(newTestConfig(1, [1], 10, 1, s));
     rn.campaign();
     let rd = rn.ready();
-    persist(s, rd);
+    persistReady(s, rd);
     rn.advance(rd);
     assert.equal(rn.raft.state, StateType.Leader);
 
@@ -358,7 +352,7 @@ describe('HARD-CASES: raft core', () => {
     // The first change is committed and handed to the application, but not
     // applied yet: still pending.
     rd = rn.ready();
-    persist(s, rd);
+    persistReady(s, rd);
     const cc = rd.committedEntries.find((e) => e.index === ccIndex);
     assert.equal(cc?.entryType, EntryType.EntryConfChange);
     assertRaftError(rn.proposeConfChange(confChange(ConfChangeType.AddNode, 3)), RAFT_ERROR_CODES.ConfChangePending);

@@ -12,7 +12,7 @@ import { RawNode } from './raw_node.js';
 import { isEmptyReady } from './ready.js';
 import type { Ready } from './ready.js';
 import { MemoryStorage } from './storage.js';
-import { newTestConfig } from './testing/network.js';
+import { newTestConfig, persistReady } from './testing/network.js';
 import {
   ConfChangeType,
   EntryType,
@@ -29,12 +29,6 @@ function confChange(changeType: ConfChangeType, nodeId: number): ConfChange {
   return { changeType, nodeId, context: Buffer.alloc(0) };
 }
 
-/** Persists what a Ready asks to persist (ready.ts step 1). */
-function persist(s: MemoryStorage, rd: Ready): void {
-  if (rd.snapshot !== undefined) s.applySnapshot(rd.snapshot);
-  s.append(rd.entries);
-  if (rd.hardState !== undefined) s.setHardState(rd.hardState);
-}
 
 
 /**
@@ -223,7 +217,7 @@ describe('etcd-style checks of the Ready contract', () => {
     assert.deepEqual(rd.hardState, { term: 1, vote: 1, commit: 0 });
     assert.equal(rd.mustSync, true);
     assert.equal(rd.messages[0]?.msgType, MessageType.MsgRequestVoteResponse);
-    persist(s, rd);
+    persistReady(s, rd);
     rn.advance(rd);
 
     // Entries from leader 1: must be durable before they are acknowledged.
@@ -237,7 +231,7 @@ describe('etcd-style checks of the Ready contract', () => {
     const ack = rd.messages.find((m) => m.msgType === MessageType.MsgAppendResponse);
     assert.equal(ack?.index, 2);
     assert.equal(ack?.reject, false);
-    persist(s, rd);
+    persistReady(s, rd);
     rn.advance(rd);
 
     // Only the commit index moves: the HardState is written but need not be synced.
@@ -247,7 +241,7 @@ describe('etcd-style checks of the Ready contract', () => {
     assert.equal(rd.mustSync, false);
     assert.deepEqual(rd.entries, []);
     assert.deepEqual(rd.committedEntries.map((e) => e.index), [1, 2]);
-    persist(s, rd);
+    persistReady(s, rd);
     rn.advance(rd);
     assert.equal(rn.hasReady(), false);
     assert.equal(rn.status().applied, 2);
@@ -262,7 +256,7 @@ describe('etcd-style checks of the Ready contract', () => {
     const rd = rn.ready();
     assert.deepEqual(rd.softState, { lead: 1, raftState: StateType.Leader });
     assert.equal(rd.hardState?.term, 1);
-    persist(s, rd);
+    persistReady(s, rd);
     rn.advance(rd);
     assert.equal(rn.hasReady(), false);
     rn.tick();
@@ -285,7 +279,7 @@ describe('etcd-style checks of the Ready contract', () => {
         rd.committedEntries.map((e) => e.index),
         rd.entries.map((e) => e.index),
       );
-      persist(s, rd);
+      persistReady(s, rd);
       seen.push(...rd.committedEntries.map((e) => e.index));
       rn.advance(rd);
     }

@@ -17,7 +17,7 @@ import type { Ready } from '../ready.js';
 import { MemoryStorage } from '../storage.js';
 import { ConfChangeTransition, ConfChangeType, EntryType, RaftError } from '../types.js';
 import type { ConfChangeSingle, ConfChangeV2, ConfState, Entry, Message } from '../types.js';
-import { newTestConfig, newTestMemoryStorage } from './network.js';
+import { newTestConfig, newTestMemoryStorage, persistReady } from './network.js';
 import type { ConfigOverrides } from './network.js';
 
 const linkKey = (from: number, to: number): string => `${from}->${to}`;
@@ -112,9 +112,7 @@ export class RawCluster {
     const storage = this.storages.get(id) as MemoryStorage;
     const rd = node.ready();
     // 1. Persist (snapshot, entries, hard state) before anything is sent.
-    if (rd.snapshot !== undefined) storage.applySnapshot(rd.snapshot);
-    storage.append(rd.entries);
-    if (rd.hardState !== undefined) storage.setHardState(rd.hardState);
+    persistReady(storage, rd);
     // 2. Send.
     this.queue.push(...this.filter(rd.messages));
     // 3. Apply.

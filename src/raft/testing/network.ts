@@ -10,6 +10,7 @@ import type { Config } from '../config.js';
 import { restoreConfState } from '../confchange/restore.js';
 import { Raft } from '../raft.js';
 import type { RaftLog } from '../raft_log.js';
+import type { Ready } from '../ready.js';
 import { MemoryStorage } from '../storage.js';
 import { ProgressTracker } from '../tracker/tracker.js';
 import { emptyConfState, MessageType, newEntry, newMessage } from '../types.js';
@@ -167,6 +168,16 @@ export function newNetworkWithConfig(overrides: ConfigOverrides | undefined, ...
     }
   });
   return nw;
+}
+
+/**
+ * Step 1 of the Ready contract (ready.ts) on a MemoryStorage: the snapshot
+ * first (it replaces the log), then the entries, then the HardState.
+ */
+export function persistReady(s: MemoryStorage, rd: Ready): void {
+  if (rd.snapshot !== undefined) s.applySnapshot(rd.snapshot);
+  s.append(rd.entries);
+  if (rd.hardState !== undefined) s.setHardState(rd.hardState);
 }
 
 /** Moves unstable entries to storage and returns the newly committed entries, marking them applied. */

@@ -17,7 +17,7 @@ import type { Ready } from '../ready.js';
 import { MemoryStorage } from '../storage.js';
 import { EntryType, MessageType } from '../types.js';
 import type { Entry, Message, RaftError } from '../types.js';
-import { newTestConfig } from './network.js';
+import { newTestConfig, persistReady } from './network.js';
 import type { ConfigOverrides } from './network.js';
 
 export interface RawNodeClusterOptions {
@@ -175,9 +175,7 @@ export class RawNodeCluster {
     const rn = this.node(id);
     const s = this.storage(id);
     // 1. Persist: the snapshot first (it replaces the log), then entries, then the HardState.
-    if (rd.snapshot !== undefined) s.applySnapshot(rd.snapshot);
-    s.append(rd.entries);
-    if (rd.hardState !== undefined) s.setHardState(rd.hardState);
+    persistReady(s, rd);
     // 2. Apply the snapshot to the state machine.
     if (rd.snapshot !== undefined) this.appliedSnapshots.get(id)?.push(rd.snapshot.data);
     // 3. Send.
