@@ -33,7 +33,7 @@ import type { InitialState, Storage } from '../raft/storage.js';
 import { emptyConfState, emptyHardState } from '../raft/types.js';
 import { entrySizeBytes } from '../raft/util.js';
 import { CF_META, CF_RAFT } from '../storage/engine.js';
-import type { Engine } from '../storage/engine.js';
+import type { ViewableReader } from '../storage/engine.js';
 import type { WriteBatch } from '../storage/write_batch.js';
 import { assert } from '../util/assert.js';
 import { applyStateKey, raftLogIndex, raftLogKey, raftLogKeyRange, raftStateKey, regionStateKey } from './meta/keys.js';
@@ -84,8 +84,8 @@ export class PeerStorage implements Storage {
   private stagedRegion: Region;
 
   private constructor(
-    readonly raftEngine: Engine,
-    readonly kvEngine: Engine,
+    readonly raftEngine: ViewableReader,
+    readonly kvEngine: ViewableReader,
     private regionValue: Region,
     raftState: RaftLocalState,
     applyState: RaftApplyState,
@@ -104,7 +104,7 @@ export class PeerStorage implements Storage {
    * (one with peers) starts at RAFT_INIT_LOG_INDEX/TERM, an uninitialized peer
    * at 0. Nothing is written: call {@link stageInitialState} to persist it.
    */
-  static create(raftEngine: Engine, kvEngine: Engine, region: Region): PeerStorage {
+  static create(raftEngine: ViewableReader, kvEngine: ViewableReader, region: Region): PeerStorage {
     const ps = new PeerStorage(raftEngine, kvEngine, cloneRegion(region), initialRaftState(region), initialApplyState(region));
     ps.assertInvariants();
     return ps;
@@ -116,7 +116,7 @@ export class PeerStorage implements Storage {
    * split whose raft state was not yet persisted) falls back to the initial one.
    * @throws {AssertionError} when the persisted states break their invariants.
    */
-  static load(raftEngine: Engine, kvEngine: Engine, region: Region): PeerStorage {
+  static load(raftEngine: ViewableReader, kvEngine: ViewableReader, region: Region): PeerStorage {
     const rawRaft = raftEngine.get(CF_RAFT, raftStateKey(region.id));
     const rawApply = kvEngine.get(CF_META, applyStateKey(region.id));
     const raftState = rawRaft === undefined ? initialRaftState(region) : RaftLocalState.decode(rawRaft);
@@ -129,7 +129,7 @@ export class PeerStorage implements Storage {
   }
 
   /** The persisted RegionLocalState of `regionId`, if any (what a restarting store scans). */
-  static loadRegionState(kvEngine: Engine, regionId: number): RegionLocalState | undefined {
+  static loadRegionState(kvEngine: ViewableReader, regionId: number): RegionLocalState | undefined {
     const raw = kvEngine.get(CF_META, regionStateKey(regionId));
     return raw === undefined ? undefined : RegionLocalState.decode(raw);
   }

@@ -19,7 +19,7 @@
  */
 import { assert } from '../util/assert.js';
 import { ALL_CFS } from '../storage/engine.js';
-import type { CfName, KvEntry, Reader, ReadView, ScanOptions } from '../storage/engine.js';
+import type { CfName, KvEntry, ReadView, ScanOptions, ViewableReader } from '../storage/engine.js';
 import { MemEngine } from '../storage/mem_engine.js';
 import { checkEngineKey, WriteBatch } from '../storage/write_batch.js';
 import type { SimClock } from './clock.js';
@@ -55,7 +55,7 @@ interface PendingWrite {
   readonly after: ReadView;
 }
 
-export class SimDisk implements Reader {
+export class SimDisk implements ViewableReader {
   readonly stats: DiskStats = { writes: 0, syncs: 0, crashes: 0, lostWrites: 0 };
   private readonly deps: DiskDeps;
   private readonly options: DiskOptions;
@@ -84,6 +84,11 @@ export class SimDisk implements Reader {
 
   scan(cf: CfName, options?: ScanOptions): IterableIterator<KvEntry> {
     return this.visible.scan(cf, options);
+  }
+
+  /** A consistent view of what the node reads now (every submitted write). */
+  readView(): ReadView {
+    return this.visible.readView();
   }
 
   /** Writes not yet durable. */

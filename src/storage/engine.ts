@@ -81,11 +81,15 @@ export interface WriteOptions {
   readonly sync: boolean;
 }
 
-export interface Engine extends Reader {
-  /** Column families this engine was opened with. */
-  readonly cfs: readonly CfName[];
+/** What the raftstore's functional core reads through: the latest state and read views of it. */
+export interface ViewableReader extends Reader {
   /** A consistent view of the current state; close it when done. */
   readView(): ReadView;
+}
+
+export interface Engine extends ViewableReader {
+  /** Column families this engine was opened with. */
+  readonly cfs: readonly CfName[];
   /**
    * Applies every operation of `batch` atomically, in order. Resolves when the
    * batch is committed (and durable if `options.sync`); the changes are visible

@@ -1,0 +1,55 @@
+/**
+ * Raftstore configuration, in ticks and counts only: the functional core has
+ * no clock, so the shell decides how long a tick is (TinyKV
+ * `RaftBaseTickInterval`). Defaults follow TinyKV's test config where one
+ * exists, with TinyKV's names in the comments.
+ */
+import { assert } from '../util/assert.js';
+
+export interface RaftstoreConfig {
+  /** `RaftElectionTimeoutTicks`. */
+  readonly electionTick: number;
+  /** `RaftHeartbeatTicks`. */
+  readonly heartbeatTick: number;
+  /** Ticks between raft log GC checks (`RaftLogGCTickInterval` / base tick). */
+  readonly raftLogGcTickTicks: number;
+  /** Compact once more than this many applied entries are in the log (`RaftLogGcCountLimit`). */
+  readonly raftLogGcCountLimit: number;
+  /** Most bytes of entries in one MsgAppend. */
+  readonly maxSizePerMsgBytes: number;
+  /** Most MsgAppend in flight to one follower. */
+  readonly maxInflightMsgs: number;
+  /** Most proposals a peer tracks; more are refused with ServerIsBusy. */
+  readonly proposalsMax: number;
+  /** Most ReadIndex reads a peer tracks; more are refused with ServerIsBusy. */
+  readonly readsMax: number;
+  /** Most bytes of raft log payload a leader accepts uncommitted; more are refused with ServerIsBusy. */
+  readonly uncommittedBytesMax: number;
+  /** Snapshots travel in chunks of at most this many bytes. */
+  readonly snapshotChunkBytes: number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+}
+
+export const DEFAULT_RAFTSTORE_CONFIG: RaftstoreConfig = {
+  electionTick: 10,
+  heartbeatTick: 2,
+  raftLogGcTickTicks: 1,
+  raftLogGcCountLimit: 128_000,
+  maxSizePerMsgBytes: 1 << 20,
+  maxInflightMsgs: 256,
+  proposalsMax: 4_096,
+  readsMax: 4_096,
+  uncommittedBytesMax: 64 << 20,
+  snapshotChunkBytes: 1 << 20,
+  preVote: true,
+  checkQuorum: true,
+};
+
+export function validateConfig(c: RaftstoreConfig): void {
+  assert(c.heartbeatTick >= 1 && c.electionTick > c.heartbeatTick, 'raftstore config: electionTick must exceed heartbeatTick >= 1');
+  assert(c.raftLogGcTickTicks >= 1 && c.raftLogGcCountLimit >= 1, 'raftstore config: log GC settings must be positive');
+  assert(c.proposalsMax >= 1 && c.readsMax >= 1, 'raftstore config: queues must hold something');
+  assert(c.snapshotChunkBytes >= 1024, 'raftstore config: snapshot chunks of at least 1 KiB');
+  assert(c.maxSizePerMsgBytes >= 1 && c.maxInflightMsgs >= 1 && c.uncommittedBytesMax >= 1, 'raftstore config: bad flow control');
+}

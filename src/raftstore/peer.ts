@@ -1,0 +1,658 @@
+/**
+ * One region's peer on a store: the functional core of the raftstore
+ * (STYLE.md 3, 10, 11, 14; TinyKV `peer.go` + `peer_msg_handler.go`, TiKV
+ * raftstore-v2 `Peer`). No clock, timers, sockets or engine writes: inputs
+ * are method calls (a raft message, a command, a tick), outputs are staged
+ * writes in a caller-provided batch and effects queued in an outbox, which
+ * the shell (the simulator, or the production store) executes.
+ *
+ * The round contract, with the store's shell:
+ * 1. `prepareRound(batch)` takes the raft Ready and stages into `batch`
+ *    everything it asks to persist (entries, hard state, a snapshot) plus
+ *    the apply of its committed entries (data + apply state: one batch, so
+ *    they are atomic together) and background log GC;
+ * 2. the shell writes the batch (with fsync when `round.sync`), then calls
+ *    `finishRound(round)`, which installs the durable state, queues the
+ *    Ready's messages and the answers, serves ReadIndex reads and advances.
+ * Many peers share one batch and one fsync (group commit, store.ts).
+ *
+ * Every command gets exactly one answer (region_errors.ts says which answers
+ * are definite): a refusal before proposing; or, once proposed, the result
+ * when its entry applies, StaleCommand when another entry applies at its
+ * index or a newer term's entry applies before it (the entry can then never
+ * commit), or OutcomeUnknown when a snapshot covers its index. Only a crash
+ * loses answers (with everything else in memory); clients time out.
+ *
+ * Reads use ReadIndex (raft thesis §6.4) and never write the log:
+ * docs/RAFTSTORE.md has the argument for their linearizability.
+ */
+import type { Error as RegionError } from '../pb/errorpb.js';
+import type { Peer as PeerMeta, Region } from '../pb/metapb.js';
+import { AdminCmdType, CmdType, RaftCmdRequest } from '../pb/raft_cmdpb.js';
+import type { RaftCmdResponse, Response } from '../pb/raft_cmdpb.js';
+import type { RaftMessage, RaftTruncatedState } from '../pb/raft_serverpb.js';
+import { RawNode } from '../raft/raw_node.js';
+import { SnapshotStatus } from '../raft/raw_node.js';
+import type { Ready } from '../raft/ready.js';
+import { RaftStorageError, RAFT_STORAGE_ERROR_CODES } from '../raft/storage.js';
+import type { InitialState, Storage } from '../raft/storage.js';
+import { EntryType, MessageType, RAFT_ERROR_CODES, StateType } from '../raft/types.js';
+import type { Entry, Message, RaftError, Snapshot } from '../raft/types.js';
+import { CF_RAFT } from '../storage/engine.js';
+import type { ReadView, ViewableReader } from '../storage/engine.js';
+import type { WriteBatch } from '../storage/write_batch.js';
+import { assert } from '../util/assert.js';
+import type { Rng } from '../util/prng.js';
+import { cfOf, checkEpoch, checkHeader, checkRequests, classify } from './cmd_check.js';
+import type { RaftstoreConfig } from './config.js';
+import { raftLogKeyRange, raftLogIndex } from './meta/keys.js';
+import { PeerStorage } from './peer_storage.js';
+import type { PendingUpdate } from './peer_storage.js';
+import {
+  errorResponse, invalidRequest, notLeader, outcomeUnknown, serverIsBusy, staleCommand,
+} from './region_errors.js';
+import { decodeSnapshotData, SnapshotError } from './snapshot.js';
+
+/** A consistent read view of a region's data with the region it was taken for (HARD-CASES P2). */
+export interface RegionView {
+  /** An immutable copy: later epoch changes do not alter it. */
+  readonly region: Region;
+  /** Close it when done. */
+  readonly view: ReadView;
+}
+
+/** What the shell must do for a peer. `R` is the shell's reply address for a command. */
+export type PeerEffect<R> =
+  | { readonly kind: 'send'; readonly message: RaftMessage }
+  | {
+      readonly kind: 'respond';
+      readonly replyTo: R;
+      readonly response: RaftCmdResponse;
+      /** Present for a successful command with a Snap request; the receiver closes it. */
+      readonly regionView?: RegionView;
+    }
+  /** Build a snapshot soon (asynchronously), then call `generateSnapshot`. */
+  | { readonly kind: 'generateSnapshot'; readonly regionId: number };
+
+export interface PeerDeps {
+  readonly storeId: number;
+  readonly peerId: number;
+  readonly raftEngine: ViewableReader;
+  readonly kvEngine: ViewableReader;
+  readonly rng: Rng;
+  readonly config: RaftstoreConfig;
+}
+
+interface Proposal<R> {
+  readonly index: number;
+  readonly term: number;
+  /** Undefined for the peer's own proposals (CompactLog). */
+  readonly replyTo: R | undefined;
+}
+
+interface PendingRead<R> {
+  readonly replyTo: R;
+  readonly request: RaftCmdRequest;
+  /** Set when the ReadState arrives: serve once applied >= index. */
+  index: number | undefined;
+}
+
+/** The work of one round, between prepareRound and finishRound. */
+export interface PeerRound<R> {
+  readonly ready: Ready;
+  readonly updates: readonly PendingUpdate[];
+  /** Answers to send once the batch is durable. */
+  readonly answers: readonly PeerEffect<R>[];
+  /** The batch must be fsynced before finishRound (a Ready step 1 with mustSync, or a snapshot). */
+  readonly sync: boolean;
+}
+
+/** A ReadIndex context: the term (u48 LE) and a read id (u32 LE), unique for the leadership. */
+const readCtxBytes = 10;
+
+export class RegionPeer<R> {
+  readonly regionId: number;
+  readonly peerId: number;
+  readonly storage: PeerStorage;
+  private readonly deps: PeerDeps;
+  private readonly rawNode: RawNode;
+  private readonly proposals: Proposal<R>[] = [];
+  private readonly reads = new Map<number, PendingRead<R>>();
+  private nextReadId = 1;
+  private outbox: PeerEffect<R>[] = [];
+  /** Applied index and truncated state as staged (ahead of storage's durable ones within a round). */
+  private stagedApplied: number;
+  private stagedTruncated: RaftTruncatedState;
+  /** Log entries below this index are deleted (or being deleted) from the raft engine. */
+  private gcFrom: number;
+  private gcTicks = 0;
+  /** A CompactLog proposed and not yet applied (so the GC tick does not repeat it). */
+  private compactInFlight: { readonly index: number; readonly term: number } | undefined;
+  private generatedSnapshot: Snapshot | undefined;
+  private snapshotGenerating = false;
+  private inRound = false;
+
+  private constructor(deps: PeerDeps, storage: PeerStorage) {
+    this.deps = deps;
+    this.storage = storage;
+    this.regionId = storage.regionId;
+    this.peerId = deps.peerId;
+    const applied = storage.appliedIndex;
+    this.stagedApplied = applied;
+    this.stagedTruncated = storage.truncatedState;
+    this.gcFrom = firstLogKeyIndex(deps.raftEngine, storage.regionId) ?? storage.truncatedState.index + 1;
+    const c = deps.config;
+    this.rawNode = new RawNode({
+      id: deps.peerId,
+      electionTick: c.electionTick,
+      heartbeatTick: c.heartbeatTick,
+      storage: this.raftStorage(),
+      applied,
+      maxSizePerMsg: c.maxSizePerMsgBytes,
+      maxInflightMsgs: c.maxInflightMsgs,
+      maxUncommittedEntriesSize: c.uncommittedBytesMax,
+      checkQuorum: c.checkQuorum,
+      preVote: c.preVote,
+      // Only the leader proposes; others answer NotLeader, so a refusal is definite.
+      disableProposalForwarding: true,
+      rng: deps.rng,
+    });
+  }
+
+  /** A peer over `storage` (loaded or created by the store). */
+  static open<R>(deps: PeerDeps, storage: PeerStorage): RegionPeer<R> {
+    const self = storage.region.peers.find((p) => p.id === deps.peerId);
+    if (storage.isInitialized() && self === undefined) assert(false, `peer ${deps.peerId} is not in region ${storage.regionId}`);
+    if (self !== undefined && self.storeId !== deps.storeId) assert(false, `peer ${deps.peerId} belongs to store ${self.storeId}, not ${deps.storeId}`);
+    return new RegionPeer<R>(deps, storage);
+  }
+
+  get region(): Region {
+    return this.storage.region;
+  }
+
+  get isLeader(): boolean {
+    return this.rawNode.raft.state === StateType.Leader;
+  }
+
+  get term(): number {
+    return this.rawNode.raft.term;
+  }
+
+  /** The leader as this peer knows it, if any. */
+  get leader(): PeerMeta | undefined {
+    return this.peerMeta(this.rawNode.raft.lead);
+  }
+
+  get appliedIndex(): number {
+    return this.storage.appliedIndex;
+  }
+
+  /** Commands waiting for their entry to apply or their read to be served. */
+  get pendingCount(): number {
+    return this.proposals.length + this.reads.size;
+  }
+
+  /** Effects queued since the last call (the shell executes them in order). */
+  drain(): PeerEffect<R>[] {
+    const out = this.outbox;
+    this.outbox = [];
+    return out;
+  }
+
+  tick(): void {
+    this.rawNode.tick();
+    if (++this.gcTicks >= this.deps.config.raftLogGcTickTicks) {
+      this.gcTicks = 0;
+      this.maybeProposeCompactLog();
+    }
+  }
+
+  /** A raft message from another store, already routed to this region. */
+  onRaftMessage(rm: RaftMessage): void {
+    const m = rm.message;
+    if (m === undefined || rm.toPeer?.id !== this.peerId) return;
+    if (m.msgType === MessageType.MsgSnapshot && !this.snapshotAcceptable(m)) return;
+    // Refusals of stray messages (a response from an unknown peer) are expected under faults.
+    this.rawNode.step(m);
+  }
+
+  /** Tells raft whether a snapshot sent to `toPeerId` arrived (the transport reports it). */
+  reportSnapshot(toPeerId: number, delivered: boolean): void {
+    this.rawNode.reportSnapshot(toPeerId, delivered ? SnapshotStatus.Finish : SnapshotStatus.Failure);
+  }
+
+  /** The transport could not reach `toPeerId`: raft probes it again instead of streaming. */
+  reportUnreachable(toPeerId: number): void {
+    this.rawNode.reportUnreachable(toPeerId);
+  }
+
+  /**
+   * Serves a command: reads by ReadIndex, writes and CompactLog by proposal.
+   * The answer comes later as a `respond` effect (or at once for a refusal).
+   */
+  handleCommand(request: RaftCmdRequest, replyTo: R): void {
+    const refusal = this.precheck(request);
+    if (refusal !== undefined) return this.respond(replyTo, errorResponse(refusal, this.term));
+    const kind = classify(request);
+    if (kind === 'read') return this.startRead(request, replyTo);
+    if (kind === 'write') return this.propose(request, replyTo);
+    if (kind === 'admin') return this.handleAdmin(request, replyTo);
+    return this.respond(replyTo, errorResponse(kind, this.term));
+  }
+
+  /** Builds the snapshot the leader asked for (the shell calls it some time after the effect). */
+  generateSnapshot(): void {
+    if (!this.snapshotGenerating) return;
+    this.snapshotGenerating = false;
+    this.generatedSnapshot = this.storage.snapshot();
+  }
+
+  /**
+   * Step 1 of a round: stages this peer's Ready and applies into `batch`.
+   * Returns undefined when there is nothing to do.
+   */
+  prepareRound(batch: WriteBatch): PeerRound<R> | undefined {
+    assert(!this.inRound, `region ${this.regionId}: a round is already in flight`);
+    this.stageLogGc(batch);
+    if (!this.rawNode.hasReady()) return undefined;
+    this.inRound = true;
+    const rd = this.rawNode.ready();
+    if (rd.softState !== undefined && rd.softState.raftState !== StateType.Leader) this.dropUnconfirmedReads();
+    const updates: PendingUpdate[] = [];
+    const answers: PeerEffect<R>[] = [];
+    if (rd.snapshot !== undefined) updates.push(this.stageSnapshot(batch, rd.snapshot, answers));
+    const raftUpdate = this.storage.stageReady(batch, rd);
+    if (raftUpdate !== undefined) updates.push(raftUpdate);
+    const applyUpdate = this.stageApply(batch, rd.committedEntries, answers);
+    if (applyUpdate !== undefined) updates.push(applyUpdate);
+    return { ready: rd, updates, answers, sync: rd.mustSync || rd.snapshot !== undefined };
+  }
+
+  /** Steps 2-5 of a round, once its batch is written (and fsynced if `round.sync`). */
+  finishRound(round: PeerRound<R>): void {
+    assert(this.inRound, `region ${this.regionId}: finishing a round that was not prepared`);
+    this.inRound = false;
+    for (const u of round.updates) this.storage.applyPersisted(u);
+    const rd = round.ready;
+    for (const m of rd.messages) this.send(m);
+    for (const a of round.answers) this.outbox.push(a);
+    for (const rs of rd.readStates) {
+      const ctx = rs.requestCtx;
+      if (ctx.length !== readCtxBytes) continue;
+      const read = this.reads.get(ctx.readUInt32LE(6));
+      if (read !== undefined && ctx.readUIntLE(0, 6) === this.term) read.index = rs.index;
+    }
+    this.rawNode.advance(rd);
+    this.serveReads();
+    if (this.compactInFlight !== undefined && this.storage.truncatedState.index >= this.compactInFlight.index) this.compactInFlight = undefined;
+  }
+
+  /** Answers everything pending with `error` (the peer is going away: shutdown or destroy). */
+  abandonPending(error: RegionError): void {
+    for (const p of this.proposals.splice(0)) if (p.replyTo !== undefined) this.respond(p.replyTo, errorResponse(error, this.term));
+    for (const r of [...this.reads.values()]) this.respond(r.replyTo, errorResponse(error, this.term));
+    this.reads.clear();
+  }
+
+  // ---- commands ----
+
+  private precheck(request: RaftCmdRequest): RegionError | undefined {
+    return checkHeader(request, this.deps.storeId, this.region, this.peerId, this.term) ?? checkEpoch(request, this.region) ?? checkRequests(request, this.region);
+  }
+
+  private notLeaderError(): RegionError {
+    return notLeader(this.regionId, this.leader);
+  }
+
+  private propose(request: RaftCmdRequest, replyTo: R | undefined): void {
+    if (!this.isLeader) return this.refuse(replyTo, this.notLeaderError());
+    if (this.proposals.length >= this.deps.config.proposalsMax) return this.refuse(replyTo, serverIsBusy(`${this.proposals.length} proposals pending`));
+    const raft = this.rawNode.raft;
+    const index = raft.raftLog.lastIndex() + 1;
+    const term = raft.term;
+    const err = this.rawNode.propose(Buffer.from(RaftCmdRequest.encode(request).finish()));
+    if (err !== undefined) return this.refuse(replyTo, this.proposeRefusal(err));
+    // The entry must have landed at `index` in `term`: that pair identifies it at apply.
+    assert(raft.raftLog.lastIndex() === index && raft.raftLog.term(index) === term, `region ${this.regionId}: proposal not at ${index}/${term}`);
+    this.proposals.push({ index, term, replyTo });
+  }
+
+  private proposeRefusal(err: RaftError): RegionError {
+    switch (err.code) {
+      case RAFT_ERROR_CODES.TransferringLeader:
+        return serverIsBusy('leadership is being transferred');
+      case RAFT_ERROR_CODES.UncommittedLimit:
+        return serverIsBusy('too many uncommitted log bytes');
+      default:
+        return this.notLeaderError();
+    }
+  }
+
+  private handleAdmin(request: RaftCmdRequest, replyTo: R): void {
+    const admin = request.adminRequest;
+    assert(admin !== undefined, 'admin command without admin request');
+    switch (admin.cmdType) {
+      case AdminCmdType.CompactLog:
+        if (admin.compactLog === undefined) return this.refuse(replyTo, invalidRequest('CompactLog without body'));
+        return this.propose(request, replyTo);
+      case AdminCmdType.TransferLeader: {
+        const target = admin.transferLeader?.peer;
+        if (target === undefined || this.peerMeta(target.id) === undefined) return this.refuse(replyTo, invalidRequest('TransferLeader to a peer not in the region'));
+        if (!this.isLeader) return this.refuse(replyTo, this.notLeaderError());
+        // Not proposed: raft transfers directly (TinyKV); the answer only says it started.
+        this.rawNode.transferLeader(target.id);
+        return this.respond(replyTo, adminResponse(AdminCmdType.TransferLeader, this.term));
+      }
+      default:
+        return this.refuse(replyTo, invalidRequest(`admin command ${AdminCmdType[admin.cmdType] ?? admin.cmdType} is not supported yet`));
+    }
+  }
+
+  private startRead(request: RaftCmdRequest, replyTo: R): void {
+    if (!this.isLeader) return this.refuse(replyTo, this.notLeaderError());
+    if (this.reads.size >= this.deps.config.readsMax) return this.refuse(replyTo, serverIsBusy(`${this.reads.size} reads pending`));
+    const id = this.nextReadId++;
+    const ctx = Buffer.allocUnsafe(readCtxBytes);
+    ctx.writeUIntLE(this.term, 0, 6);
+    ctx.writeUInt32LE(id >>> 0, 6);
+    const err = this.rawNode.readIndex(ctx);
+    if (err !== undefined) return this.refuse(replyTo, this.notLeaderError());
+    this.reads.set(id >>> 0, { replyTo, request, index: undefined });
+  }
+
+  /** Reads whose read index is applied: served from one read view each, in read-id order. */
+  private serveReads(): void {
+    if (this.reads.size === 0) return;
+    const applied = this.storage.appliedIndex;
+    for (const [id, r] of [...this.reads].sort((a, b) => a[0] - b[0])) {
+      if (r.index === undefined || r.index > applied) continue;
+      this.reads.delete(id);
+      // The region may have changed since the read was accepted: check again at the read point.
+      const stale = checkEpoch(r.request, this.region) ?? checkRequests(r.request, this.region);
+      if (stale !== undefined) {
+        this.respond(r.replyTo, errorResponse(stale, this.term));
+        continue;
+      }
+      this.respond(r.replyTo, ...this.executeRead(r.request));
+    }
+  }
+
+  private executeRead(request: RaftCmdRequest): [RaftCmdResponse, RegionView | undefined] {
+    const view = this.deps.kvEngine.readView();
+    const responses: Response[] = [];
+    let wantsView = false;
+    for (const r of request.requests) {
+      if (r.cmdType === CmdType.Get && r.get !== undefined) {
+        const value = view.get(cfOf(r.get.cf), r.get.key);
+        responses.push(response(CmdType.Get, { get: { value: value === undefined ? Buffer.alloc(0) : Buffer.from(value) } }));
+      } else {
+        wantsView = true;
+        responses.push(response(CmdType.Snap, { snap: { region: cloneRegion(this.region) } }));
+      }
+    }
+    const resp: RaftCmdResponse = { header: okHeader(this.term), responses, adminResponse: undefined };
+    if (!wantsView) {
+      view.close();
+      return [resp, undefined];
+    }
+    return [resp, { region: cloneRegion(this.region), view }];
+  }
+
+  /** A confirmed read stays valid after losing leadership; an unconfirmed one is answered NotLeader. */
+  private dropUnconfirmedReads(): void {
+    for (const [id, r] of [...this.reads].sort((a, b) => a[0] - b[0])) {
+      if (r.index !== undefined) continue;
+      this.reads.delete(id);
+      this.respond(r.replyTo, errorResponse(this.notLeaderError(), this.term));
+    }
+  }
+
+  private maybeProposeCompactLog(): void {
+    if (!this.isLeader) return;
+    const applied = this.storage.appliedIndex;
+    const first = this.storage.firstIndex();
+    if (!(applied > first && applied - first >= this.deps.config.raftLogGcCountLimit)) return;
+    const inFlight = this.compactInFlight;
+    if (inFlight !== undefined && inFlight.term === this.term) return;
+    const compactTerm = this.storage.term(applied);
+    const request: RaftCmdRequest = {
+      header: { regionId: this.regionId, peer: this.peerMeta(this.peerId), regionEpoch: this.region.regionEpoch, term: 0 },
+      requests: [],
+      adminRequest: {
+        cmdType: AdminCmdType.CompactLog, compactLog: { compactIndex: applied, compactTerm },
+        changePeer: undefined, transferLeader: undefined, split: undefined,
+      },
+    };
+    this.compactInFlight = { index: applied, term: this.term };
+    this.propose(request, undefined);
+  }
+
+  // ---- apply ----
+
+  /**
+   * Applies committed entries into `batch` (TinyKV `HandleRaftReady` apply
+   * part): data writes and the apply state go in the same batch. Answers to
+   * this peer's proposals are collected for after the batch is durable.
+   */
+  private stageApply(batch: WriteBatch, entries: readonly Entry[], answers: PeerEffect<R>[]): PendingUpdate | undefined {
+    if (entries.length === 0) return undefined;
+    for (const e of entries) {
+      if (!(e.index === this.stagedApplied + 1)) assert(false, `region ${this.regionId} peer ${this.peerId}: applying ${e.index} after ${this.stagedApplied}`);
+      this.stagedApplied = e.index;
+      const resp = this.applyEntry(batch, e);
+      this.settleProposals(e.index, e.term, resp, answers);
+    }
+    return this.storage.stageApplyState(batch, { appliedIndex: this.stagedApplied, truncatedState: { ...this.stagedTruncated } });
+  }
+
+  private applyEntry(batch: WriteBatch, e: Entry): RaftCmdResponse | undefined {
+    if (e.entryType !== EntryType.EntryNormal) assert(false, `region ${this.regionId}: unexpected entry type ${e.entryType} at ${e.index} (conf changes come with issue 6)`);
+    if (e.data.length === 0) return undefined; // a new leader's empty entry
+    const request = RaftCmdRequest.decode(e.data);
+    // The epoch may have changed between proposal and apply: check again (TinyKV checks at apply too).
+    const stale = checkEpoch(request, this.region);
+    if (stale !== undefined) return errorResponse(stale, this.term);
+    const admin = request.adminRequest;
+    if (admin !== undefined) return this.applyAdmin(e, request);
+    const responses: Response[] = [];
+    for (const r of request.requests) {
+      if (r.cmdType === CmdType.Put && r.put !== undefined) {
+        batch.put(cfOf(r.put.cf), r.put.key, r.put.value);
+        responses.push(response(CmdType.Put, { put: {} }));
+      } else if (r.cmdType === CmdType.Delete && r.delete !== undefined) {
+        batch.delete(cfOf(r.delete.cf), r.delete.key);
+        responses.push(response(CmdType.Delete, { delete: {} }));
+      } else {
+        assert(false, `region ${this.regionId}: a committed entry at ${e.index} holds a ${CmdType[r.cmdType]} request`);
+      }
+    }
+    return { header: okHeader(this.term), responses, adminResponse: undefined };
+  }
+
+  private applyAdmin(e: Entry, request: RaftCmdRequest): RaftCmdResponse {
+    const admin = request.adminRequest;
+    assert(admin !== undefined && admin.cmdType === AdminCmdType.CompactLog && admin.compactLog !== undefined, `region ${this.regionId}: unexpected admin entry at ${e.index}`);
+    const { compactIndex, compactTerm } = admin.compactLog;
+    // A stale or already-covered CompactLog changes nothing (TinyKV ignores it too).
+    if (compactIndex > this.stagedTruncated.index && compactIndex <= this.stagedApplied) {
+      const stored = compactIndex === this.stagedApplied && compactIndex === e.index ? e.term : this.termAt(compactIndex);
+      if (stored !== undefined && stored !== compactTerm) assert(false, `region ${this.regionId}: CompactLog ${compactIndex}/${compactTerm} but the log has term ${stored}`);
+      this.stagedTruncated = { index: compactIndex, term: compactTerm };
+    }
+    return adminResponse(AdminCmdType.CompactLog, this.term);
+  }
+
+  /** The term of a log entry still in storage, or undefined when compacted away. */
+  private termAt(index: number): number | undefined {
+    try {
+      return this.rawNode.raft.raftLog.term(index);
+    } catch (err) {
+      if (err instanceof RaftStorageError) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Answers the proposals an applied entry (index, term) settles: its own
+   * (same index and term: Log Matching says it is the same entry), proposals
+   * at the same index of another term (overwritten), and proposals of an
+   * older term at later indexes (no future leader holds them: every entry
+   * after one of term t in a log has a term >= t).
+   */
+  private settleProposals(index: number, term: number, resp: RaftCmdResponse | undefined, answers: PeerEffect<R>[]): void {
+    const keep: Proposal<R>[] = [];
+    for (const p of this.proposals) {
+      if (p.index === index && p.term === term) {
+        if (p.replyTo !== undefined) answers.push({ kind: 'respond', replyTo: p.replyTo, response: resp ?? errorResponse(staleCommand('empty entry'), this.term) });
+      } else if (p.index < index) {
+        // Skipped without being applied: only a snapshot does that, and it settles them first.
+        assert(false, `region ${this.regionId}: proposal ${p.index}/${p.term} left behind by apply of ${index}`);
+      } else if (p.index === index || p.term < term) {
+        if (p.replyTo !== undefined) answers.push({ kind: 'respond', replyTo: p.replyTo, response: errorResponse(staleCommand(`entry ${p.index}/${p.term} superseded by ${index}/${term}`), this.term) });
+      } else {
+        keep.push(p);
+      }
+    }
+    if (keep.length !== this.proposals.length) this.proposals.splice(0, this.proposals.length, ...keep);
+  }
+
+  private stageSnapshot(batch: WriteBatch, snap: Snapshot, answers: PeerEffect<R>[]): PendingUpdate {
+    const index = snap.metadata?.index ?? 0;
+    const term = snap.metadata?.term ?? 0;
+    // Proposals the snapshot covers may or may not have applied: only the log could tell.
+    const keep: Proposal<R>[] = [];
+    for (const p of this.proposals) {
+      if (p.index <= index) {
+        if (p.replyTo !== undefined) answers.push({ kind: 'respond', replyTo: p.replyTo, response: errorResponse(outcomeUnknown(`entry ${p.index} covered by snapshot ${index}`), this.term) });
+      } else if (p.term < term) {
+        if (p.replyTo !== undefined) answers.push({ kind: 'respond', replyTo: p.replyTo, response: errorResponse(staleCommand(`entry ${p.index}/${p.term} superseded by snapshot ${index}/${term}`), this.term) });
+      } else {
+        keep.push(p);
+      }
+    }
+    this.proposals.splice(0, this.proposals.length, ...keep);
+    const update = this.storage.stageApplySnapshot(batch, batch, snap);
+    this.stagedApplied = index;
+    this.stagedTruncated = { index, term };
+    // The whole old log is deleted in the same batch.
+    this.gcFrom = index + 1;
+    this.generatedSnapshot = undefined;
+    return update;
+  }
+
+  /** Deletes log entries that a durable truncated state made garbage (raft log GC, in the background). */
+  private stageLogGc(batch: WriteBatch): void {
+    const to = this.storage.truncatedState.index + 1;
+    if (to <= this.gcFrom) return;
+    this.storage.stageGcLogs(batch, this.gcFrom, to);
+    this.gcFrom = to;
+  }
+
+  // ---- snapshots ----
+
+  /** The raft core's Storage: the peer storage, with snapshots generated asynchronously. */
+  private raftStorage(): Storage {
+    const ps = (): PeerStorage => this.storage;
+    return {
+      initialState: (): InitialState => ps().initialState(),
+      entries: (lo, hi, max) => ps().entries(lo, hi, max),
+      term: (i) => ps().term(i),
+      lastIndex: () => ps().lastIndex(),
+      firstIndex: () => ps().firstIndex(),
+      snapshot: () => this.snapshotForRaft(),
+    };
+  }
+
+  /**
+   * A generated snapshot still usable (it does not predate the log's first
+   * index, or the follower could not continue from it), else ask the shell
+   * to generate one and tell raft to retry later (TinyKV/TiKV region worker).
+   */
+  private snapshotForRaft(): Snapshot {
+    const snap = this.generatedSnapshot;
+    if (snap !== undefined && (snap.metadata?.index ?? 0) >= this.storage.truncatedState.index) return snap;
+    this.generatedSnapshot = undefined;
+    if (!this.snapshotGenerating) {
+      this.snapshotGenerating = true;
+      this.outbox.push({ kind: 'generateSnapshot', regionId: this.regionId });
+    }
+    throw new RaftStorageError(RAFT_STORAGE_ERROR_CODES.SnapshotTemporarilyUnavailable, `region ${this.regionId}: snapshot is being generated`);
+  }
+
+  /** A snapshot from the network must decode and be for this region before raft sees it. */
+  private snapshotAcceptable(m: Message): boolean {
+    const snap = m.snapshot;
+    if (snap?.metadata === undefined) return false;
+    try {
+      return decodeSnapshotData(snap.data).region.id === this.regionId;
+    } catch (err) {
+      if (err instanceof SnapshotError) return false;
+      throw err;
+    }
+  }
+
+  // ---- effects ----
+
+  private send(m: Message): void {
+    const to = this.peerMeta(m.to);
+    // A peer no longer in the region cannot be routed to (issue 6 handles removal).
+    if (to === undefined) return;
+    const region = this.region;
+    this.outbox.push({
+      kind: 'send',
+      message: {
+        regionId: this.regionId, fromPeer: this.peerMeta(this.peerId) ?? { id: this.peerId, storeId: this.deps.storeId },
+        toPeer: to, message: m, regionEpoch: region.regionEpoch, isTombstone: false, startKey: region.startKey, endKey: region.endKey,
+      },
+    });
+  }
+
+  private respond(replyTo: R, response: RaftCmdResponse, regionView?: RegionView): void {
+    this.outbox.push(regionView === undefined ? { kind: 'respond', replyTo, response } : { kind: 'respond', replyTo, response, regionView });
+  }
+
+  private refuse(replyTo: R | undefined, error: RegionError): void {
+    if (replyTo !== undefined) this.respond(replyTo, errorResponse(error, this.term));
+  }
+
+  private peerMeta(id: number): PeerMeta | undefined {
+    if (id === 0) return undefined;
+    const p = this.region.peers.find((x) => x.id === id);
+    return p === undefined ? undefined : { ...p };
+  }
+}
+
+function okHeader(term: number): RaftCmdResponse['header'] {
+  return { error: undefined, uuid: Buffer.alloc(0), currentTerm: term };
+}
+
+function response(cmdType: CmdType, body: Partial<Response>): Response {
+  return { cmdType, get: undefined, put: undefined, delete: undefined, snap: undefined, ...body };
+}
+
+function adminResponse(cmdType: AdminCmdType, term: number): RaftCmdResponse {
+  return {
+    header: okHeader(term),
+    responses: [],
+    adminResponse: {
+      cmdType, changePeer: undefined, split: undefined,
+      compactLog: cmdType === AdminCmdType.CompactLog ? {} : undefined,
+      transferLeader: cmdType === AdminCmdType.TransferLeader ? {} : undefined,
+    },
+  };
+}
+
+function cloneRegion(r: Region): Region {
+  return {
+    id: r.id, startKey: Buffer.from(r.startKey), endKey: Buffer.from(r.endKey),
+    regionEpoch: r.regionEpoch === undefined ? undefined : { ...r.regionEpoch }, peers: r.peers.map((p) => ({ ...p })),
+  };
+}
+
+/** The index of the region's first stored log entry, if any (where log GC resumes after a restart). */
+function firstLogKeyIndex(engine: ViewableReader, regionId: number): number | undefined {
+  const range = raftLogKeyRange(regionId);
+  for (const { key } of engine.scan(CF_RAFT, { start: range.start, end: range.end, limit: 1 })) return raftLogIndex(key);
+  return undefined;
+}
