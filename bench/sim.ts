@@ -26,11 +26,11 @@ import { checkLinearizable } from '../src/sim/checkers/linearizable.js';
 import { ratio, RATIO_NEVER } from '../src/sim/prng.js';
 import { runSeed } from '../src/sim/runner.js';
 import type { Scenario, SimOptions } from '../src/sim/scenario.js';
-import { findScenario } from '../src/sim/scenarios.js';
+import { RAFTKV_SCENARIOS } from '../src/sim/scenarios.js';
 
 const seeds = argNumber('seeds', 5);
 const repeats = argNumber('repeats', 5);
-const scenario = findScenario('raftkv_unreliable');
+const scenario = RAFTKV_SCENARIOS.find((s) => s.name === 'raftkv_unreliable');
 if (scenario === undefined) throw new Error('raftkv_unreliable scenario is missing');
 
 /** The group (5 nodes, 5 clients, 10% loss) on the drawn options. */

@@ -9,7 +9,7 @@ import { Command, Option } from 'commander';
 import { replayCommand, runSeed, withBuggyFollowerReads } from '../sim/runner.js';
 import type { RunResult } from '../sim/runner.js';
 import { SCENARIOS, findScenario } from '../sim/scenarios.js';
-import type { Scenario } from '../sim/scenario.js';
+import type { AnyScenario } from '../sim/scenario.js';
 import { EXIT } from './exit_codes.js';
 import { UsageError } from './format.js';
 
@@ -33,7 +33,7 @@ export function parseSeeds(text: string): SeedRange {
   return { first, last };
 }
 
-function resolveScenarios(name: string): readonly Scenario[] {
+function resolveScenarios(name: string): readonly AnyScenario[] {
   if (name === 'all') return SCENARIOS;
   const scenario = findScenario(name);
   if (scenario === undefined) {
@@ -63,7 +63,7 @@ function printDetails(result: RunResult): void {
   if (f.kind !== 'linearizability') process.stdout.write(`trace tail (rerun with --verbose for every event):\n${result.traceTail.join('\n')}\n`);
 }
 
-function runAll(scenarios: readonly Scenario[], opts: RunCommandOptions): number {
+function runAll(scenarios: readonly AnyScenario[], opts: RunCommandOptions): number {
   const { first, last } = opts.seeds;
   const single = scenarios.length === 1 && first === last;
   const total = scenarios.length * (last - first + 1);

@@ -27,6 +27,8 @@ export interface RaftstoreConfig {
   readonly uncommittedBytesMax: number;
   /** Snapshots travel in chunks of at most this many bytes. */
   readonly snapshotChunkBytes: number;
+  /** A received snapshot stream larger than this is refused. */
+  readonly snapshotBytesMax: number;
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
 }
@@ -42,6 +44,7 @@ export const DEFAULT_RAFTSTORE_CONFIG: RaftstoreConfig = {
   readsMax: 4_096,
   uncommittedBytesMax: 64 << 20,
   snapshotChunkBytes: 1 << 20,
+  snapshotBytesMax: 1 << 30,
   preVote: true,
   checkQuorum: true,
 };
@@ -50,6 +53,6 @@ export function validateConfig(c: RaftstoreConfig): void {
   assert(c.heartbeatTick >= 1 && c.electionTick > c.heartbeatTick, 'raftstore config: electionTick must exceed heartbeatTick >= 1');
   assert(c.raftLogGcTickTicks >= 1 && c.raftLogGcCountLimit >= 1, 'raftstore config: log GC settings must be positive');
   assert(c.proposalsMax >= 1 && c.readsMax >= 1, 'raftstore config: queues must hold something');
-  assert(c.snapshotChunkBytes >= 1024, 'raftstore config: snapshot chunks of at least 1 KiB');
+  assert(c.snapshotChunkBytes >= 1024 && c.snapshotBytesMax >= c.snapshotChunkBytes, 'raftstore config: snapshot chunks of at least 1 KiB, within the snapshot bound');
   assert(c.maxSizePerMsgBytes >= 1 && c.maxInflightMsgs >= 1 && c.uncommittedBytesMax >= 1, 'raftstore config: bad flow control');
 }

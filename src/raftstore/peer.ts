@@ -42,6 +42,7 @@ import { CF_RAFT } from '../storage/engine.js';
 import type { ReadView, ViewableReader } from '../storage/engine.js';
 import type { WriteBatch } from '../storage/write_batch.js';
 import { assert } from '../util/assert.js';
+import { mark } from '../util/marks.js';
 import type { Rng } from '../util/prng.js';
 import { cfOf, checkEpoch, checkHeader, checkRequests, classify } from './cmd_check.js';
 import type { RaftstoreConfig } from './config.js';
@@ -81,6 +82,13 @@ export interface PeerDeps {
   readonly kvEngine: ViewableReader;
   readonly rng: Rng;
   readonly config: RaftstoreConfig;
+  /** Sees every applied entry and every leadership won (the simulator checks raft safety with it). */
+  readonly observer?: PeerObserver;
+}
+
+export interface PeerObserver {
+  onApply(regionId: number, peerId: number, entry: Entry): void;
+  onLeader(regionId: number, peerId: number, term: number): void;
 }
 
 interface Proposal<R> {
@@ -106,6 +114,8 @@ export interface PeerRound<R> {
   /** The batch must be fsynced before finishRound (a Ready step 1 with mustSync, or a snapshot). */
   readonly sync: boolean;
 }
+
+const EMPTY_EFFECTS: readonly never[] = Object.freeze([]);
 
 /** A ReadIndex context: the term (u48 LE) and a read id (u32 LE), unique for the leadership. */
 const readCtxBytes = 10;
@@ -194,8 +204,9 @@ export class RegionPeer<R> {
   }
 
   /** Effects queued since the last call (the shell executes them in order). */
-  drain(): PeerEffect<R>[] {
+  drain(): readonly PeerEffect<R>[] {
     const out = this.outbox;
+    if (out.length === 0) return EMPTY_EFFECTS;
     this.outbox = [];
     return out;
   }
@@ -246,6 +257,7 @@ export class RegionPeer<R> {
     if (!this.snapshotGenerating) return;
     this.snapshotGenerating = false;
     this.generatedSnapshot = this.storage.snapshot();
+    mark('raftstore: snapshot generated');
   }
 
   /**
@@ -258,7 +270,10 @@ export class RegionPeer<R> {
     if (!this.rawNode.hasReady()) return undefined;
     this.inRound = true;
     const rd = this.rawNode.ready();
-    if (rd.softState !== undefined && rd.softState.raftState !== StateType.Leader) this.dropUnconfirmedReads();
+    if (rd.softState !== undefined) {
+      if (rd.softState.raftState === StateType.Leader) this.deps.observer?.onLeader(this.regionId, this.peerId, this.term);
+      else this.dropUnconfirmedReads();
+    }
     const updates: PendingUpdate[] = [];
     const answers: PeerEffect<R>[] = [];
     if (rd.snapshot !== undefined) updates.push(this.stageSnapshot(batch, rd.snapshot, answers));
@@ -424,8 +439,10 @@ export class RegionPeer<R> {
         changePeer: undefined, transferLeader: undefined, split: undefined,
       },
     };
-    this.compactInFlight = { index: applied, term: this.term };
+    const pending = this.proposals.length;
     this.propose(request, undefined);
+    // Only an accepted proposal is in flight: a refused one (ServerIsBusy) must not block later GC ticks.
+    if (this.proposals.length > pending) this.compactInFlight = { index: applied, term: this.term };
   }
 
   // ---- apply ----
@@ -440,6 +457,7 @@ export class RegionPeer<R> {
     for (const e of entries) {
       if (!(e.index === this.stagedApplied + 1)) assert(false, `region ${this.regionId} peer ${this.peerId}: applying ${e.index} after ${this.stagedApplied}`);
       this.stagedApplied = e.index;
+      this.deps.observer?.onApply(this.regionId, this.peerId, e);
       const resp = this.applyEntry(batch, e);
       this.settleProposals(e.index, e.term, resp, answers);
     }
@@ -479,6 +497,7 @@ export class RegionPeer<R> {
       const stored = compactIndex === this.stagedApplied && compactIndex === e.index ? e.term : this.termAt(compactIndex);
       if (stored !== undefined && stored !== compactTerm) assert(false, `region ${this.regionId}: CompactLog ${compactIndex}/${compactTerm} but the log has term ${stored}`);
       this.stagedTruncated = { index: compactIndex, term: compactTerm };
+      mark('raftstore: compact log applied');
     }
     return adminResponse(AdminCmdType.CompactLog, this.term);
   }
@@ -509,6 +528,7 @@ export class RegionPeer<R> {
         // Skipped without being applied: only a snapshot does that, and it settles them first.
         assert(false, `region ${this.regionId}: proposal ${p.index}/${p.term} left behind by apply of ${index}`);
       } else if (p.index === index || p.term < term) {
+        mark('raftstore: proposal superseded, stale command');
         if (p.replyTo !== undefined) answers.push({ kind: 'respond', replyTo: p.replyTo, response: errorResponse(staleCommand(`entry ${p.index}/${p.term} superseded by ${index}/${term}`), this.term) });
       } else {
         keep.push(p);
@@ -533,6 +553,7 @@ export class RegionPeer<R> {
     }
     this.proposals.splice(0, this.proposals.length, ...keep);
     const update = this.storage.stageApplySnapshot(batch, batch, snap);
+    mark('raftstore: snapshot applied');
     this.stagedApplied = index;
     this.stagedTruncated = { index, term };
     // The whole old log is deleted in the same batch.

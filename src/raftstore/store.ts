@@ -26,7 +26,7 @@ import type { RaftstoreConfig } from './config.js';
 import { validateConfig } from './config.js';
 import { LOCAL_PREFIX, REGION_META_PREFIX, REGION_STATE_SUFFIX, regionIdOfKey, STORE_IDENT_KEY } from './meta/keys.js';
 import { RegionPeer } from './peer.js';
-import type { PeerDeps, PeerEffect, PeerRound } from './peer.js';
+import type { PeerDeps, PeerEffect, PeerObserver, PeerRound } from './peer.js';
 import { PeerStorage } from './peer_storage.js';
 import { errorResponse, regionNotFound } from './region_errors.js';
 
@@ -37,6 +37,7 @@ export interface StoreDeps {
   /** Each peer gets its own stream (election jitter). */
   readonly rng: () => Rng;
   readonly config: RaftstoreConfig;
+  readonly observer?: PeerObserver;
 }
 
 /** One round of group commit: the batch to write, and whether it needs an fsync. */
@@ -46,8 +47,8 @@ export interface StoreRound<R> {
   readonly peers: readonly [RegionPeer<R>, PeerRound<R>][];
 }
 
-/** A peer effect with the region it came from. */
-export type StoreEffect<R> = PeerEffect<R> & { readonly fromRegion: number };
+/** What the shell must do (every effect names its region where it matters). */
+export type StoreEffect<R> = PeerEffect<R>;
 
 const REGION_STATE_KEY_BYTES = 11;
 
@@ -56,6 +57,8 @@ export class StoreCore<R> {
   private readonly deps: StoreDeps;
   /** Region id → peer, iterated in region id order for determinism. */
   private readonly peers = new Map<number, RegionPeer<R>>();
+  /** The peers in region id order, kept sorted as peers come and go. */
+  private sortedPeers: RegionPeer<R>[] = [];
   private roundInFlight = false;
 
   private constructor(deps: StoreDeps) {
@@ -104,11 +107,11 @@ export class StoreCore<R> {
   }
 
   regionIds(): number[] {
-    return [...this.peers.keys()].sort((a, b) => a - b);
+    return this.sortedPeers.map((p) => p.regionId);
   }
 
   tick(): void {
-    for (const id of this.regionIds()) this.peers.get(id)?.tick();
+    for (const peer of this.sortedPeers) peer.tick();
   }
 
   /** Routes a raft message to its region's peer; messages for unknown regions are dropped (issue 6 creates peers). */
@@ -118,10 +121,10 @@ export class StoreCore<R> {
   }
 
   /** Routes a command to its region's peer, or answers RegionNotFound. */
-  handleCommand(request: RaftCmdRequest, replyTo: R): StoreEffect<R>[] | undefined {
+  handleCommand(request: RaftCmdRequest, replyTo: R): readonly StoreEffect<R>[] | undefined {
     const regionId = request.header?.regionId ?? 0;
     const peer = this.peers.get(regionId);
-    if (peer === undefined) return [{ kind: 'respond', replyTo, response: errorResponse(regionNotFound(regionId)), fromRegion: regionId }];
+    if (peer === undefined) return [{ kind: 'respond', replyTo, response: errorResponse(regionNotFound(regionId)) }];
     peer.handleCommand(request, replyTo);
     return undefined;
   }
@@ -135,8 +138,7 @@ export class StoreCore<R> {
     const batch = new WriteBatch();
     const peers: [RegionPeer<R>, PeerRound<R>][] = [];
     let sync = false;
-    for (const id of this.regionIds()) {
-      const peer = this.peers.get(id) as RegionPeer<R>;
+    for (const peer of this.sortedPeers) {
       const round = peer.prepareRound(batch);
       if (round === undefined) continue;
       peers.push([peer, round]);
@@ -155,11 +157,10 @@ export class StoreCore<R> {
   }
 
   /** Every effect queued by every peer, in region id order. */
-  drain(): StoreEffect<R>[] {
+  drain(): readonly StoreEffect<R>[] {
+    if (this.sortedPeers.length === 1) return (this.sortedPeers[0] as RegionPeer<R>).drain();
     const out: StoreEffect<R>[] = [];
-    for (const id of this.regionIds()) {
-      for (const e of (this.peers.get(id) as RegionPeer<R>).drain()) out.push({ ...e, fromRegion: id });
-    }
+    for (const peer of this.sortedPeers) for (const e of peer.drain()) out.push(e);
     return out;
   }
 
@@ -176,11 +177,12 @@ export class StoreCore<R> {
   }
 
   private peerDeps(peerId: number): PeerDeps {
-    return { storeId: this.storeId, peerId, raftEngine: this.deps.engine, kvEngine: this.deps.engine, rng: this.deps.rng(), config: this.deps.config };
+    return { storeId: this.storeId, peerId, raftEngine: this.deps.engine, kvEngine: this.deps.engine, rng: this.deps.rng(), config: this.deps.config, ...(this.deps.observer === undefined ? {} : { observer: this.deps.observer }) };
   }
 
   private addPeer(peer: RegionPeer<R>): void {
     assert(!this.peers.has(peer.regionId), `store ${this.storeId}: region ${peer.regionId} already has a peer`);
     this.peers.set(peer.regionId, peer);
+    this.sortedPeers = [...this.sortedPeers, peer].sort((a, b) => a.regionId - b.regionId);
   }
 }

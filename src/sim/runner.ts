@@ -23,8 +23,8 @@ import { SimulationError } from './errors.js';
 import type { SimFailureKind } from './errors.js';
 import { FaultInjector } from './faults.js';
 import type { KvOperation } from './history.js';
-import { describeOptions } from './scenario.js';
-import type { Scenario, SimOptions } from './scenario.js';
+import { describeOptions, isCustomScenario } from './scenario.js';
+import type { AnyScenario, Scenario, SimOptions } from './scenario.js';
 import { SimRandom } from './prng.js';
 import { Simulation } from './simulation.js';
 import { keyName } from './workload.js';
@@ -85,7 +85,8 @@ export function withBuggyFollowerReads(options: SimOptions): SimOptions {
 }
 
 /** Runs one seed. Never throws for a failing seed: the failure is in the result. */
-export function runSeed(scenario: Scenario, seed: number, options: RunOptions = {}): RunResult {
+export function runSeed(scenario: AnyScenario, seed: number, options: RunOptions = {}): RunResult {
+  if (isCustomScenario(scenario)) return scenario.run(seed, options);
   const sim = buildSimulation(scenario, seed, options);
   const optionsLine = `SEED=${seed} scenario=${scenario.name} ${describeOptions(sim.options)}`;
   options.log?.(optionsLine);

@@ -12,6 +12,7 @@ import { clientsMax, nodesMax } from './limits.js';
 import type { NetworkFaults } from './network.js';
 import type { Prng, Ratio } from './prng.js';
 import type { RaftKvConfig } from './raft_kv.js';
+import type { RunOptions, RunResult } from './runner.js';
 import type { Simulation } from './simulation.js';
 import type { WorkloadConfig } from './workload.js';
 
@@ -46,6 +47,24 @@ export interface Scenario {
   readonly draw: (prng: Prng) => SimOptions;
   /** A fixed fault schedule, in addition to the drawn fault distribution. */
   readonly script?: (options: SimOptions, prng: Prng) => readonly ScriptedFault[];
+}
+
+/**
+ * A scenario that builds and runs its own world (the raftstore cluster
+ * scenarios, src/sim/cluster): it draws its options from the seed itself and
+ * returns the same result shape as the raft KV scenarios.
+ */
+export interface CustomScenario {
+  readonly name: string;
+  readonly description: string;
+  readonly run: (seed: number, options: RunOptions) => RunResult;
+}
+
+/** Any scenario `tinykv sim run` knows. */
+export type AnyScenario = Scenario | CustomScenario;
+
+export function isCustomScenario(s: AnyScenario): s is CustomScenario {
+  return 'run' in s;
 }
 
 /** Checks the relationships between options that the simulation relies on. */

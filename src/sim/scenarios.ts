@@ -11,7 +11,8 @@ import { PARTITION_MODES } from './network.js';
 import type { NetworkFaults } from './network.js';
 import { drawRatio, pick, ratio, RATIO_NEVER } from './prng.js';
 import type { Prng } from './prng.js';
-import type { Scenario, ScriptedFault, SimOptions } from './scenario.js';
+import type { AnyScenario, Scenario, ScriptedFault, SimOptions } from './scenario.js';
+import { CLUSTER_SCENARIOS } from './cluster/scenarios.js';
 
 /** The timing every scenario shares: tick, election timeout and the timeouts derived from it. */
 function drawBase(prng: Prng, nodeCounts: readonly number[]): SimOptions {
@@ -162,7 +163,8 @@ function leaderIsolationScript(options: SimOptions, prng: Prng): readonly Script
   ];
 }
 
-export const SCENARIOS: readonly Scenario[] = [
+/** The raft KV scenarios (the simulator's first consumer). */
+export const RAFTKV_SCENARIOS: readonly Scenario[] = [
   {
     name: 'raftkv_basic',
     description: 'raft KV, 3 or 5 nodes, reliable network, no faults',
@@ -210,7 +212,10 @@ export const SCENARIOS: readonly Scenario[] = [
   },
 ];
 
-export function findScenario(name: string): Scenario | undefined {
+/** Every scenario: the raft KV ones, then the raftstore cluster ones (TinyKV's test names). */
+export const SCENARIOS: readonly AnyScenario[] = [...RAFTKV_SCENARIOS, ...CLUSTER_SCENARIOS];
+
+export function findScenario(name: string): AnyScenario | undefined {
   return SCENARIOS.find((s) => s.name === name);
 }
 

@@ -10,9 +10,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { replayCommand, runSeed } from './runner.js';
-import { SCENARIOS } from './scenarios.js';
+import { RAFTKV_SCENARIOS } from './scenarios.js';
 
-for (const scenario of SCENARIOS) {
+for (const scenario of RAFTKV_SCENARIOS) {
   const seeds = scenario.name === 'raftkv_swarm' ? [1, 2, 3] : [1, 2];
   test(`sim scenario ${scenario.name} passes seeds ${seeds.join(', ')}`, () => {
     for (const seed of seeds) {

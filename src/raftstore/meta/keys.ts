@@ -35,16 +35,25 @@ const RAFT_LOG_KEY_BYTES = REGION_KEY_BYTES + 8;
 /** Writes `n` as 8 bytes big-endian at `offset`. Ids and indexes are non-negative safe integers. */
 function putU64(buf: Uint8Array, offset: number, n: number): void {
   if (!(Number.isSafeInteger(n) && n >= 0)) assert(false, `meta key: ${n} is not a non-negative safe integer`);
-  const hi = Math.floor(n / 2 ** 32);
-  const lo = n >>> 0;
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  view.setUint32(offset, hi);
-  view.setUint32(offset + 4, lo);
+  // Byte arithmetic rather than a DataView: this runs for every raft log key.
+  let hi = Math.floor(n / 2 ** 32);
+  let lo = n >>> 0;
+  for (let i = 7; i >= 4; i--) {
+    buf[offset + i] = lo & 0xff;
+    lo >>>= 8;
+  }
+  for (let i = 3; i >= 0; i--) {
+    buf[offset + i] = hi & 0xff;
+    hi >>>= 8;
+  }
 }
 
 function getU64(buf: Uint8Array, offset: number): number {
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const n = view.getUint32(offset) * 2 ** 32 + view.getUint32(offset + 4);
+  let hi = 0;
+  let lo = 0;
+  for (let i = 0; i < 4; i++) hi = hi * 256 + (buf[offset + i] as number);
+  for (let i = 4; i < 8; i++) lo = lo * 256 + (buf[offset + i] as number);
+  const n = hi * 2 ** 32 + lo;
   if (!Number.isSafeInteger(n)) assert(false, `meta key: index at ${offset} exceeds 2^53`);
   return n;
 }

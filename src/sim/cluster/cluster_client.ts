@@ -1,0 +1,157 @@
+/**
+ * TinyKV's test client (cluster.go `Request` + `CallCommandOnLeader`) on
+ * virtual time: look the key's region and leader up in the scheduler, send
+ * the command to the leader's store, wait up to `attemptTimeoutMs`, and
+ * retry on NotLeader (at once, to the hinted leader), StaleCommand,
+ * EpochNotMatch, ServerIsBusy, an unknown outcome or silence (after a
+ * pause, at the scheduler's leader or a random peer) until `requestTimeoutMs`
+ * has passed and at least `attemptsMin` attempts were made ("request
+ * timeout").
+ *
+ * Retrying a write after silence or an unknown outcome re-proposes it. That
+ * is how TinyKV's harness works, and it is sound for the workloads that use
+ * this client: a timed-out attempt's entry either applies before a later
+ * attempt's entry or never (once an entry of a newer term commits, older
+ * terms' entries after it cannot: docs/RAFTSTORE.md), and every write is a
+ * put of a fixed value or a delete, so applying it twice in a row is
+ * invisible. The caller records one operation for all attempts.
+ */
+import type { Peer } from '../../pb/metapb.js';
+import type { RaftCmdRequest, RaftCmdResponse, Request } from '../../pb/raft_cmdpb.js';
+import { assert } from '../../util/assert.js';
+import { WORLD } from '../clock.js';
+import type { EventHandle } from '../clock.js';
+import { pick } from '../prng.js';
+import type { Prng } from '../prng.js';
+import type { Cluster } from './cluster.js';
+import type { ClusterEnvelope, ScanBounds } from './payload.js';
+
+export interface ClientTimings {
+  /** `Request`'s overall budget (TinyKV: 5 s). */
+  readonly requestTimeoutMs: number;
+  /** Attempts made at least, whatever the time (TinyKV: 10). */
+  readonly attemptsMin: number;
+  /** One `CallCommandOnLeader` wait (TinyKV: 1 s). */
+  readonly attemptTimeoutMs: number;
+  /** Pause after an error answer (TinyKV: 100 ms). */
+  readonly retryPauseMs: number;
+}
+
+export const TINYKV_CLIENT_TIMINGS: ClientTimings = { requestTimeoutMs: 5_000, attemptsMin: 10, attemptTimeoutMs: 1_000, retryPauseMs: 100 };
+
+export type RequestOutcome =
+  | { readonly ok: true; readonly response: RaftCmdResponse; readonly entries: readonly (readonly [Buffer, Buffer])[] | undefined }
+  /** A non-retryable error answer (e.g. KeyNotInRegion), returned to the caller as TinyKV does. */
+  | { readonly ok: false; readonly kind: 'error'; readonly response: RaftCmdResponse }
+  | { readonly ok: false; readonly kind: 'timeout'; readonly attempts: number };
+
+interface InFlight {
+  reqId: number;
+  readonly key: Buffer;
+  readonly requests: readonly Request[];
+  readonly scan: ScanBounds | undefined;
+  readonly startMs: number;
+  readonly onDone: (outcome: RequestOutcome) => void;
+  attempts: number;
+  target: Peer | undefined;
+  timer: EventHandle | undefined;
+}
+
+export class ClusterClient {
+  readonly endpoint: number;
+  private readonly cluster: Cluster;
+  private readonly prng: Prng;
+  private readonly timings: ClientTimings;
+  private nextReqId = 1;
+  private current: InFlight | undefined;
+
+  constructor(cluster: Cluster, prng: Prng, timings: ClientTimings = TINYKV_CLIENT_TIMINGS) {
+    this.cluster = cluster;
+    this.prng = prng;
+    this.timings = timings;
+    this.endpoint = cluster.registerEndpoint((e) => this.receive(e));
+  }
+
+  get busy(): boolean {
+    return this.current !== undefined;
+  }
+
+  /** TinyKV `Request(key, reqs, timeout)`: one command for the region of `key`. One at a time. */
+  request(key: Buffer, requests: readonly Request[], onDone: (outcome: RequestOutcome) => void, scan?: ScanBounds): void {
+    assert(this.current === undefined, `client ${this.endpoint}: a request is already in flight`);
+    this.current = {
+      reqId: 0, key, requests, scan, startMs: this.cluster.clock.nowMs, onDone, attempts: 0, target: undefined, timer: undefined,
+    };
+    this.attempt(this.current);
+  }
+
+  private attempt(op: InFlight): void {
+    const c = this.cluster;
+    if (op.attempts >= this.timings.attemptsMin && c.clock.nowMs - op.startMs >= this.timings.requestTimeoutMs) {
+      return this.finish(op, { ok: false, kind: 'timeout', attempts: op.attempts });
+    }
+    const region = c.scheduler.regionByKey(op.key);
+    if (region === undefined) return this.retryLater(op, undefined);
+    const target = op.target ?? c.scheduler.leaderOf(region.id) ?? pick(this.prng, region.peers);
+    op.target = target;
+    op.attempts++;
+    const reqId = this.nextReqId++;
+    op.reqId = reqId;
+    const request: RaftCmdRequest = {
+      header: { regionId: region.id, peer: { ...target }, regionEpoch: region.regionEpoch, term: 0 },
+      requests: [...op.requests],
+      adminRequest: undefined,
+    };
+    c.network.send({
+      from: this.endpoint, to: target.storeId, type: 'request', regionId: 0,
+      payload: op.scan === undefined ? { kind: 'cmd', reqId, request } : { kind: 'cmd', reqId, request, scan: op.scan },
+    });
+    op.timer = c.clock.schedule(this.timings.attemptTimeoutMs, WORLD, 'client attempt timeout', () => {
+      op.timer = undefined;
+      // Silence: the scheduler's leader if it changed, else a random peer (TinyKV).
+      const leader = c.scheduler.leaderOf(region.id);
+      op.target = leader !== undefined && leader.id !== target.id ? leader : pick(this.prng, region.peers);
+      this.attempt(op);
+    });
+  }
+
+  private retryLater(op: InFlight, target: Peer | undefined): void {
+    op.target = target;
+    op.timer = this.cluster.clock.schedule(this.timings.retryPauseMs, WORLD, 'client retry', () => {
+      op.timer = undefined;
+      this.attempt(op);
+    });
+  }
+
+  private receive(envelope: ClusterEnvelope): void {
+    const p = envelope.payload;
+    assert(p.kind === 'cmdResp', `client ${this.endpoint}: unexpected ${p.kind}`);
+    const op = this.current;
+    // Answers to earlier attempts or requests are stale: the outcome is decided by the current attempt.
+    if (op === undefined || p.reqId !== op.reqId) return;
+    if (op.timer !== undefined) this.cluster.clock.cancel(op.timer);
+    op.timer = undefined;
+    const err = p.response.header?.error;
+    if (err === undefined) return this.finish(op, { ok: true, response: p.response, entries: p.entries });
+    if (err.notLeader !== undefined) {
+      const leader = err.notLeader.leader;
+      if (leader !== undefined && leader.id !== 0) {
+        op.target = leader;
+        return this.attempt(op);
+      }
+      return this.retryLater(op, undefined);
+    }
+    if (err.keyNotInRegion !== undefined || err.storeNotMatch !== undefined || err.message.startsWith('InvalidRequest')) {
+      return this.finish(op, { ok: false, kind: 'error', response: p.response });
+    }
+    // StaleCommand, EpochNotMatch, RegionNotFound, ServerIsBusy, OutcomeUnknown: ask the scheduler again.
+    this.retryLater(op, undefined);
+  }
+
+  private finish(op: InFlight, outcome: RequestOutcome): void {
+    assert(this.current === op, 'client: finishing a request that is not current');
+    if (op.timer !== undefined) this.cluster.clock.cancel(op.timer);
+    this.current = undefined;
+    op.onDone(outcome);
+  }
+}

@@ -1,0 +1,241 @@
+/**
+ * TinyKV's GenericTest (kv/test_raftstore/test_test.go, PEER-SUITE.md §2.3)
+ * on virtual time, step for step: 5 stores; 3 iterations of a 5 s window in
+ * which `nclients` clients put `"x <cli> <j> y"` under `"<cli> %08d"` or scan
+ * their range and compare with what they wrote, while the chaos loop
+ * re-partitions the stores and/or stacks 10.1%-drop filters every election
+ * timeout + rand(0..199) ms; then heal, optionally crash and restart every
+ * store, check every client's appends (each element exactly once, in order),
+ * delete the client's keys, and check that logs were trimmed (applied −
+ * truncated ≤ 2 × maxraftlog). On top of TinyKV's checks: raft safety at
+ * every apply, linearizability of the whole history, and convergence.
+ *
+ * Conf changes and splits (the 3B columns) come with issue 6.
+ */
+import { checkClientAppends } from '../checkers/append_order.js';
+import { WORLD } from '../clock.js';
+import { SimulationError } from '../errors.js';
+import type { DiskOptions } from '../disk.js';
+import type { NetworkFaults } from '../network.js';
+import { pick, RATIO_NEVER, SimRandom } from '../prng.js';
+import type { Prng } from '../prng.js';
+import type { RunOptions, RunResult } from '../runner.js';
+import { DEFAULT_RAFTSTORE_CONFIG } from '../../raftstore/config.js';
+import type { Cluster, ClusterOptions } from './cluster.js';
+import { FIRST_REGION_ID } from './cluster.js';
+import { ClusterClient } from './cluster_client.js';
+import type { RequestOutcome } from './cluster_client.js';
+import {
+  applyState, bytes, mustDelete, mustScan, putRequest, runClusterScenario, runUntilTrue, SCAN_UNLIMITED, snapRequest, text,
+} from './harness.js';
+
+export interface GenericParams {
+  readonly nclients: number;
+  readonly unreliable: boolean;
+  readonly crash: boolean;
+  readonly partitions: boolean;
+  /** RaftLogGcCountLimit override, -1 for TinyKV's default (128000). */
+  readonly maxraftlog: number;
+}
+
+/** TinyKV's test config (NewTestConfig) in virtual time. */
+export const TINYKV_TIMING = { tickMs: 50, heartbeatTick: 2, electionTick: 10, schedulerHeartbeatMs: 100 } as const;
+const electionTimeoutMs = TINYKV_TIMING.tickMs * TINYKV_TIMING.electionTick;
+const iterations = 3;
+const windowMs = 5_000;
+const storeCount = 5;
+
+/** Everything the seed decides beyond TinyKV's parameters: delays, disk latency, crash behaviour. */
+export function drawClusterOptions(prng: Prng, params: GenericParams, count = storeCount): ClusterOptions {
+  const delayMin = prng.intInclusive(0, 2);
+  const network: NetworkFaults = {
+    delay: { minMs: delayMin, maxMs: delayMin + prng.intInclusive(0, 8) },
+    dropRatio: RATIO_NEVER,
+    duplicateRatio: RATIO_NEVER,
+    clientDelay: { minMs: 0, maxMs: prng.intInclusive(0, 3) },
+    clientDropRatio: RATIO_NEVER,
+  };
+  const disk: DiskOptions = {
+    writeLatencyMsMin: 0,
+    writeLatencyMsMax: prng.intInclusive(0, 5),
+    crashKeepsUnsyncedPrefix: prng.chance({ numerator: 1, denominator: 2 }),
+  };
+  return {
+    storeCount: count,
+    network,
+    disk,
+    store: {
+      tickMs: TINYKV_TIMING.tickMs,
+      heartbeatMs: TINYKV_TIMING.schedulerHeartbeatMs,
+      snapshotGenMsMax: prng.intInclusive(1, 50),
+      snapshotStreamsMax: 4,
+      raftstore: {
+        ...DEFAULT_RAFTSTORE_CONFIG,
+        electionTick: TINYKV_TIMING.electionTick,
+        heartbeatTick: TINYKV_TIMING.heartbeatTick,
+        raftLogGcTickTicks: 1,
+        raftLogGcCountLimit: params.maxraftlog === -1 ? 128_000 : params.maxraftlog,
+        maxSizePerMsgBytes: pick(prng, [4096, 1 << 20]),
+        snapshotChunkBytes: pick(prng, [1024, 4096, 1 << 20]),
+      },
+    },
+  };
+}
+
+export function describeClusterOptions(o: ClusterOptions): string {
+  const r = o.store.raftstore;
+  return [
+    `stores=${o.storeCount}`, `delay=${o.network.delay.minMs}..${o.network.delay.maxMs}`, `clientDelay=${o.network.clientDelay.minMs}..${o.network.clientDelay.maxMs}`,
+    `disk=${o.disk.writeLatencyMsMin}..${o.disk.writeLatencyMsMax}`, `crashKeepsPrefix=${String(o.disk.crashKeepsUnsyncedPrefix)}`,
+    `snapGenMax=${o.store.snapshotGenMsMax}`, `gcLimit=${r.raftLogGcCountLimit}`, `maxMsg=${r.maxSizePerMsgBytes}`, `chunk=${r.snapshotChunkBytes}`,
+  ].join(' ');
+}
+
+function describeParams(p: GenericParams): string {
+  return `nclients=${p.nclients} unreliable=${String(p.unreliable)} crash=${String(p.crash)} partitions=${String(p.partitions)} maxraftlog=${p.maxraftlog}`;
+}
+
+export function runGenericTest(name: string, params: GenericParams, seed: number, options: RunOptions): RunResult {
+  const drawn = drawClusterOptions(seedStream(seed), params);
+  return runClusterScenario(name, seed, {
+    optionsLine: `${describeParams(params)} ${describeClusterOptions(drawn)}`,
+    options: drawn,
+    body: (cluster) => genericBody(cluster, params),
+    convergenceMs: 60_000,
+  }, options);
+}
+
+/** The options stream of a seed (apart from the run's streams, so drawing never shifts them). */
+export function seedStream(seed: number): Prng {
+  return new SimRandom(seed).stream('options');
+}
+
+/** One client's loop state (TinyKV's per-goroutine `j` and `last`). */
+interface ClientState {
+  readonly id: number;
+  readonly client: ClusterClient;
+  j: number;
+  last: string;
+  running: boolean;
+}
+
+function genericBody(cluster: Cluster, params: GenericParams): void {
+  const rnd = cluster.random.stream('generic');
+  cluster.runFor(2 * electionTimeoutMs);
+  const clients: ClientState[] = Array.from({ length: params.nclients }, (_, id) => ({
+    id, client: new ClusterClient(cluster, cluster.random.stream(`client${id}`)), j: 0, last: '', running: false,
+  }));
+  for (let iter = 0; iter < iterations; iter++) {
+    if (cluster.trace.enabled) cluster.trace.record(`generic: iteration ${iter}`);
+    let done = false;
+    for (const c of clients) {
+      c.j = 0;
+      c.last = '';
+      c.running = true;
+      clientLoop(cluster, c, () => done);
+    }
+    let chaosRunning = false;
+    if (params.unreliable || params.partitions) {
+      chaosRunning = true;
+      const chaos = (): void => {
+        if (done) {
+          chaosRunning = false;
+          return;
+        }
+        if (params.partitions) {
+          const sides = cluster.storeIds.map(() => rnd.intInclusive(0, 1));
+          const s1 = cluster.storeIds.filter((_, i) => sides[i] === 0);
+          const s2 = cluster.storeIds.filter((_, i) => sides[i] === 1);
+          cluster.clearFilters();
+          cluster.addPartition(s1, s2);
+        }
+        if (params.unreliable) cluster.addDropFilter(rnd);
+        cluster.clock.schedule(electionTimeoutMs + rnd.intInclusive(0, 199), WORLD, 'chaos', chaos);
+      };
+      cluster.clock.schedule(300, WORLD, 'chaos start', chaos);
+    }
+    cluster.runFor(windowMs);
+    done = true;
+    runUntilTrue(cluster, () => !chaosRunning, 2 * electionTimeoutMs, 'chaos loop stop');
+    if (params.unreliable || params.partitions) {
+      cluster.clearFilters();
+      cluster.runFor(electionTimeoutMs);
+    }
+    runUntilTrue(cluster, () => clients.every((c) => !c.running), 60_000, 'clients stop');
+    if (params.crash) {
+      for (const id of cluster.storeIds) cluster.stopServer(id);
+      cluster.runFor(electionTimeoutMs);
+      for (const id of cluster.storeIds) cluster.startServer(id);
+    }
+    for (const c of clients) {
+      const entries = mustScan(cluster, c.client, keyOf(c.id, 0), keyOf(c.id, c.j));
+      const value = entries.map(([, v]) => v).join('');
+      const problem = checkClientAppends(c.id, value, c.j);
+      if (problem !== undefined) throw new SimulationError('safety', `iteration ${iter}: ${problem}`);
+      for (let k = 0; k < c.j; k++) mustDelete(cluster, c.client, keyOf(c.id, k));
+    }
+    if (params.maxraftlog > 0) {
+      cluster.runFor(1_000);
+      for (const id of cluster.storeIds) {
+        const st = applyState(cluster, id, FIRST_REGION_ID);
+        if (st === undefined) continue;
+        const kept = st.appliedIndex - (st.truncatedState?.index ?? 0);
+        if (kept > 2 * params.maxraftlog) {
+          throw new SimulationError('liveness', `iteration ${iter}: logs were not trimmed on store ${id}: applied ${st.appliedIndex}, truncated ${st.truncatedState?.index ?? 0} (> 2 × ${params.maxraftlog})`);
+        }
+      }
+    }
+  }
+}
+
+/** TinyKV's client goroutine: until done, put (50%) or scan-and-compare; one operation at a time. */
+function clientLoop(cluster: Cluster, c: ClientState, isDone: () => boolean): void {
+  const rnd = cluster.random.stream(`generic client${c.id}`);
+  const next = (): void => {
+    if (isDone()) {
+      c.running = false;
+      return;
+    }
+    if (rnd.chance({ numerator: 1, denominator: 2 })) {
+      const key = keyOf(c.id, c.j);
+      const value = `x ${c.id} ${c.j} y`;
+      const op = cluster.history.begin(c.client.endpoint, { kind: 'put', key, value });
+      c.client.request(bytes(key), [putRequest(key, value)], (outcome) => {
+        requireOk(outcome, `put ${key}`);
+        cluster.history.complete(op, 'ok', { kind: 'put' });
+        c.last += value;
+        c.j++;
+        next();
+      });
+      return;
+    }
+    const start = keyOf(c.id, 0);
+    const end = keyOf(c.id, c.j);
+    // One region in 2B/2C: one Snap covers the client's range (multi-region scans come with splits).
+    const op = cluster.history.begin(c.client.endpoint, { kind: 'scan', start, end, limit: SCAN_UNLIMITED });
+    c.client.request(bytes(start), [snapRequest()], (outcome) => {
+      const ok = requireOk(outcome, `scan ${start}`);
+      const entries = (ok.entries ?? []).map(([k, v]): [string, string] => [text(k), text(v)]);
+      cluster.history.complete(op, 'ok', { kind: 'scan', entries });
+      const region = ok.response.responses[0]?.snap?.region;
+      if (region !== undefined && region.endKey.length > 0 && text(region.endKey) < end) {
+        throw new SimulationError('assertion', 'the region was split: multi-region scans come with issue 6');
+      }
+      const got = entries.map(([, v]) => v).join('');
+      if (got !== c.last) throw new SimulationError('safety', `client ${c.id}: scan of [${start}, ${end}) got ${JSON.stringify(got.slice(0, 200))}, wrote ${JSON.stringify(c.last.slice(0, 200))}`);
+      next();
+    }, { start: bytes(start), end: bytes(end) });
+  };
+  next();
+}
+
+function requireOk(outcome: RequestOutcome, what: string): Extract<RequestOutcome, { ok: true }> {
+  if (outcome.ok) return outcome;
+  if (outcome.kind === 'timeout') throw new SimulationError('liveness', `${what}: request timeout after ${outcome.attempts} attempts`);
+  throw new SimulationError('liveness', `${what}: error ${outcome.response.header?.error?.message ?? '?'}`);
+}
+
+/** TinyKV's key: `"<cli> %08d"`. */
+export function keyOf(client: number, j: number): string {
+  return `${client} ${String(j).padStart(8, '0')}`;
+}

@@ -1,0 +1,303 @@
+/**
+ * A store in the simulator: the imperative shell around the raftstore's
+ * functional core (src/raftstore/store.ts). It owns the store's simulated
+ * disk and executes the core's effects on virtual time:
+ *
+ * - rounds: the core's batch goes to the disk; a round that must sync waits
+ *   for the write's completion event before its messages and answers go out
+ *   (ready.ts step 1), others finish at once (the disk makes a submitted
+ *   write visible immediately, as a WAL + memtable would);
+ * - raft messages go over the simulated network; a snapshot goes as a
+ *   stream of bounded chunks, one in flight at a time, and its delivery (or
+ *   loss) is reported to raft;
+ * - snapshot generation runs in a later event (asynchronous, as TiKV's
+ *   region worker), and raft retries the send once it is ready;
+ * - ticks every `tickMs`; region heartbeats of leaders to the scheduler.
+ *
+ * A crash drops the core, the store's pending events and every unsynced
+ * write; a restart rebuilds the core from the disk.
+ */
+import type { RaftCmdResponse } from '../../pb/raft_cmdpb.js';
+import type { RaftMessage } from '../../pb/raft_serverpb.js';
+import type { Region } from '../../pb/metapb.js';
+import { MessageType } from '../../raft/types.js';
+import type { RaftstoreConfig } from '../../raftstore/config.js';
+import type { PeerObserver, RegionView } from '../../raftstore/peer.js';
+import { SnapshotAssembler, SnapshotChunkError, splitSnapshotMessage } from '../../raftstore/snapshot_chunks.js';
+import { StoreCore } from '../../raftstore/store.js';
+import type { StoreEffect } from '../../raftstore/store.js';
+import { CF_DEFAULT } from '../../storage/engine.js';
+import { assert } from '../../util/assert.js';
+import { compareBytes } from '../../util/bytes.js';
+import type { SimClock } from '../clock.js';
+import type { SimDisk } from '../disk.js';
+import type { OutcomeCallback } from '../network.js';
+import type { Prng } from '../prng.js';
+import type { Trace } from '../trace.js';
+import type { ClusterEnvelope, ClusterPayload, ScanBounds } from './payload.js';
+import { messageTypeName } from './payload.js';
+
+/** Where a command's answer goes. */
+export interface ReplyTo {
+  readonly endpoint: number;
+  readonly reqId: number;
+  readonly scan: ScanBounds | undefined;
+}
+
+export interface SimStoreConfig {
+  readonly raftstore: RaftstoreConfig;
+  /** Virtual ms per raft tick (TinyKV `RaftBaseTickInterval`). */
+  readonly tickMs: number;
+  /** Leaders report their regions this often (TinyKV `SchedulerHeartbeatTickInterval`). */
+  readonly heartbeatMs: number;
+  /** Snapshot generation takes up to this long. */
+  readonly snapshotGenMsMax: number;
+  /** Most snapshot streams a store receives at once; a new one evicts the oldest. */
+  readonly snapshotStreamsMax: number;
+}
+
+/** The scheduler's side of region heartbeats (TinyKV's MockSchedulerClient.RegionHeartbeat). */
+export interface HeartbeatSink {
+  regionHeartbeat(region: Region, leaderStoreId: number, leaderPeerId: number, term: number): void;
+}
+
+export interface SimStoreDeps {
+  readonly storeId: number;
+  readonly clock: SimClock;
+  readonly trace: Trace;
+  readonly disk: SimDisk;
+  readonly prng: Prng;
+  readonly send: (envelope: ClusterEnvelope, onOutcome?: OutcomeCallback) => void;
+  readonly scheduler: HeartbeatSink;
+  readonly observer: PeerObserver;
+}
+
+/** Readys processed back to back in one pump (each needs new input to exist; this bounds the loop). */
+const roundsPerPumpMax = 64;
+
+export class SimStore {
+  readonly storeId: number;
+  private readonly deps: SimStoreDeps;
+  private readonly config: SimStoreConfig;
+  private core: StoreCore<ReplyTo> | undefined;
+  private persisting = false;
+  private nextStreamId = 1;
+  /** Snapshot streams being received, by "<from store>:<stream id>", oldest first. */
+  private readonly incoming = new Map<string, SnapshotAssembler>();
+
+  constructor(deps: SimStoreDeps, config: SimStoreConfig) {
+    this.deps = deps;
+    this.config = config;
+    this.storeId = deps.storeId;
+  }
+
+  get alive(): boolean {
+    return this.core !== undefined;
+  }
+
+  /** The running core (tests and checks read peers through it). */
+  get store(): StoreCore<ReplyTo> | undefined {
+    return this.core;
+  }
+
+  start(): void {
+    assert(this.core === undefined, `store ${this.storeId} is already running`);
+    this.core = StoreCore.load<ReplyTo>({
+      storeId: this.storeId, engine: this.deps.disk, rng: () => this.deps.prng.split(), config: this.config.raftstore, observer: this.deps.observer,
+    });
+    this.persisting = false;
+    this.incoming.clear();
+    this.record(`start regions [${this.core.regionIds().join(',')}]`);
+    this.scheduleTick(this.deps.prng.intInclusive(1, this.config.tickMs));
+    this.scheduleHeartbeat(this.deps.prng.intInclusive(1, this.config.heartbeatMs));
+  }
+
+  /** Loses the core, every pending event of the store and every unsynced write. */
+  crash(): void {
+    assert(this.core !== undefined, `store ${this.storeId} is not running`);
+    this.core = undefined;
+    const cancelled = this.deps.clock.cancelOwner(this.storeId);
+    const lost = this.deps.disk.crash();
+    this.record(`crash: ${cancelled} events cancelled, ${lost} unsynced writes lost`);
+  }
+
+  receive(envelope: ClusterEnvelope): void {
+    const core = this.core;
+    if (core === undefined) return;
+    const p = envelope.payload;
+    switch (p.kind) {
+      case 'raft':
+        core.onRaftMessage(p.message);
+        break;
+      case 'snapChunk':
+        this.receiveChunk(core, envelope.from, p);
+        break;
+      case 'cmd': {
+        const effects = core.handleCommand(p.request, { endpoint: envelope.from, reqId: p.reqId, scan: p.scan });
+        if (effects !== undefined) this.execute(effects);
+        break;
+      }
+      case 'cmdResp':
+        assert(false, `store ${this.storeId} received a command response`);
+    }
+    this.pump();
+  }
+
+  private scheduleTick(delayMs: number): void {
+    this.deps.clock.schedule(delayMs, this.storeId, 'tick', () => {
+      const core = this.core;
+      assert(core !== undefined, 'tick of a down store');
+      core.tick();
+      this.scheduleTick(this.config.tickMs);
+      this.pump();
+    });
+  }
+
+  private scheduleHeartbeat(delayMs: number): void {
+    this.deps.clock.schedule(delayMs, this.storeId, 'region heartbeat', () => {
+      const core = this.core;
+      assert(core !== undefined, 'heartbeat of a down store');
+      for (const id of core.regionIds()) {
+        const peer = core.peer(id);
+        if (peer !== undefined && peer.isLeader) this.deps.scheduler.regionHeartbeat(peer.region, this.storeId, peer.peerId, peer.term);
+      }
+      this.scheduleHeartbeat(this.config.heartbeatMs);
+    });
+  }
+
+  /** Runs rounds while there is work and no synced write is in flight. */
+  private pump(): void {
+    for (let i = 0; i < roundsPerPumpMax; i++) {
+      const core = this.core;
+      if (core === undefined) return;
+      this.execute(core.drain());
+      if (this.persisting) return;
+      const round = core.prepareRound();
+      if (round === undefined) {
+        this.execute(core.drain());
+        return;
+      }
+      if (!round.sync) {
+        // Nothing to fsync (only a commit index moved, applies, GC): the write need not complete first.
+        if (!round.batch.isEmpty()) this.deps.disk.submit(round.batch, false);
+        core.finishRound(round);
+        continue;
+      }
+      this.persisting = true;
+      this.deps.disk.submit(round.batch, true, () => {
+        assert(this.core === core, 'round completion of another incarnation');
+        this.persisting = false;
+        core.finishRound(round);
+        this.pump();
+      });
+    }
+  }
+
+  private execute(effects: readonly StoreEffect<ReplyTo>[]): void {
+    for (const e of effects) {
+      switch (e.kind) {
+        case 'send':
+          this.sendRaft(e.message.regionId, e.message);
+          break;
+        case 'respond':
+          this.respond(e.replyTo, e.response, e.regionView);
+          break;
+        case 'generateSnapshot': {
+          const core = this.core;
+          const delay = this.deps.prng.intInclusive(1, this.config.snapshotGenMsMax);
+          this.deps.clock.schedule(delay, this.storeId, 'generate snapshot', () => {
+            if (this.core !== core || core === undefined) return;
+            core.generateSnapshot(e.regionId);
+            this.record(`generated snapshot of region ${e.regionId}`);
+            this.pump();
+          });
+          break;
+        }
+      }
+    }
+  }
+
+  private sendRaft(regionId: number, rm: RaftMessage): void {
+    const to = rm.toPeer?.storeId ?? 0;
+    if (to === 0 || to === this.storeId) return;
+    const payload: ClusterPayload = { kind: 'raft', message: rm };
+    if (rm.message?.msgType !== MessageType.MsgSnapshot) {
+      this.deps.send({ from: this.storeId, to, type: messageTypeName(payload), regionId, payload });
+      return;
+    }
+    this.streamSnapshot(regionId, rm, to);
+  }
+
+  /** Sends a snapshot as chunks, the next one once the previous arrived; reports the outcome to raft. */
+  private streamSnapshot(regionId: number, rm: RaftMessage, to: number): void {
+    const core = this.core;
+    const toPeer = rm.toPeer?.id ?? 0;
+    const chunks = splitSnapshotMessage(rm, this.config.raftstore.snapshotChunkBytes);
+    const streamId = this.nextStreamId++;
+    this.record(`snapshot stream ${streamId} to store ${to}: ${chunks.length} chunks`);
+    const sendChunk = (i: number): void => {
+      const chunk = chunks[i];
+      assert(chunk !== undefined, 'snapshot chunk out of range');
+      const last = i === chunks.length - 1;
+      this.deps.send({ from: this.storeId, to, type: 'MsgSnapshot', regionId, payload: { kind: 'snapChunk', streamId, chunk, last } }, (delivered) => {
+        if (this.core !== core || core === undefined) return;
+        if (delivered && !last) return sendChunk(i + 1);
+        core.reportSnapshot(regionId, toPeer, delivered);
+        this.pump();
+      });
+    };
+    sendChunk(0);
+  }
+
+  private receiveChunk(core: StoreCore<ReplyTo>, from: number, p: Extract<ClusterPayload, { kind: 'snapChunk' }>): void {
+    const key = `${from}:${p.streamId}`;
+    if (p.chunk.message !== undefined) {
+      // A header starts a stream (a sender that restarted reuses stream ids: the new header wins).
+      this.incoming.delete(key);
+      if (this.incoming.size >= this.config.snapshotStreamsMax) {
+        const oldest = this.incoming.keys().next().value as string;
+        this.incoming.delete(oldest);
+      }
+      this.incoming.set(key, new SnapshotAssembler(this.config.raftstore.snapshotBytesMax));
+    }
+    const assembler = this.incoming.get(key);
+    if (assembler === undefined) return; // the stream's start was lost or evicted
+    try {
+      assembler.push(p.chunk);
+      if (!p.last) return;
+      this.incoming.delete(key);
+      core.onRaftMessage(assembler.finish());
+    } catch (err) {
+      if (!(err instanceof SnapshotChunkError)) throw err;
+      this.incoming.delete(key);
+      this.record(`snapshot stream ${key} refused: ${err.message}`);
+    }
+  }
+
+  private respond(replyTo: ReplyTo, response: RaftCmdResponse, regionView: RegionView | undefined): void {
+    let entries: [Buffer, Buffer][] | undefined;
+    if (regionView !== undefined) {
+      if (replyTo.scan !== undefined) entries = scanView(regionView, replyTo.scan);
+      regionView.view.close();
+    }
+    const payload: ClusterPayload = entries === undefined
+      ? { kind: 'cmdResp', reqId: replyTo.reqId, response }
+      : { kind: 'cmdResp', reqId: replyTo.reqId, response, entries };
+    this.deps.send({ from: this.storeId, to: replyTo.endpoint, type: 'response', regionId: 0, payload });
+  }
+
+  private record(text: string): void {
+    if (this.deps.trace.enabled) this.deps.trace.record(`s${this.storeId} ${text}`);
+  }
+}
+
+/** Default-CF entries of the view within the scan bounds and the region's range (TinyKV's RegionReader). */
+function scanView(rv: RegionView, scan: ScanBounds): [Buffer, Buffer][] {
+  const region = rv.region;
+  const start = compareBytes(scan.start, region.startKey) > 0 ? scan.start : region.startKey;
+  let end = region.endKey;
+  if (scan.end.length > 0 && (end.length === 0 || compareBytes(scan.end, end) < 0)) end = scan.end;
+  const out: [Buffer, Buffer][] = [];
+  for (const { key, value } of rv.view.scan(CF_DEFAULT, { start, end })) out.push([Buffer.from(key), Buffer.from(value)]);
+  return out;
+}
