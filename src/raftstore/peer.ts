@@ -141,6 +141,7 @@ export class RegionPeer<R> {
   private generatedSnapshot: Snapshot | undefined;
   private snapshotGenerating = false;
   private inRound = false;
+  private snapshotInRound = false;
 
   private constructor(deps: PeerDeps, storage: PeerStorage) {
     this.deps = deps;
@@ -196,6 +197,11 @@ export class RegionPeer<R> {
 
   get appliedIndex(): number {
     return this.storage.appliedIndex;
+  }
+
+  /** A snapshot is being applied: its round is prepared and not finished (HARD-CASES S1). */
+  get applyingSnapshot(): boolean {
+    return this.snapshotInRound;
   }
 
   /** Commands waiting for their entry to apply or their read to be served. */
@@ -270,6 +276,7 @@ export class RegionPeer<R> {
     if (!this.rawNode.hasReady()) return undefined;
     this.inRound = true;
     const rd = this.rawNode.ready();
+    this.snapshotInRound = rd.snapshot !== undefined;
     if (rd.softState !== undefined) {
       if (rd.softState.raftState === StateType.Leader) this.deps.observer?.onLeader(this.regionId, this.peerId, this.term);
       else this.dropUnconfirmedReads();
@@ -288,6 +295,7 @@ export class RegionPeer<R> {
   finishRound(round: PeerRound<R>): void {
     assert(this.inRound, `region ${this.regionId}: finishing a round that was not prepared`);
     this.inRound = false;
+    this.snapshotInRound = false;
     for (const u of round.updates) this.storage.applyPersisted(u);
     const rd = round.ready;
     for (const m of rd.messages) this.send(m);

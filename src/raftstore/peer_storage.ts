@@ -62,6 +62,12 @@ export type PendingUpdate =
       readonly region: Readonly<Region>;
     };
 
+/**
+ * Most entries kept in the entry cache. Applying reads back entries appended
+ * a moment earlier; the cache serves them without decoding (TiKV EntryCache).
+ */
+export const ENTRY_CACHE_ENTRIES_MAX = 4096;
+
 /** Staged-but-not-installed bookkeeping for one kind of state. */
 interface Track<T> {
   /** Latest staged state: the base for the next stage. */
@@ -82,6 +88,12 @@ export class PeerStorage implements Storage {
   private stagedSnapshotIndex = 0;
   /** Region as of the latest stage (a staged snapshot's region), for the next stage. */
   private stagedRegion: Region;
+  /**
+   * The latest appended entries, contiguous, as staged: the same content as
+   * the raft engine once the batches are written (raft only reads indexes the
+   * in-flight batches do not change, see the file comment).
+   */
+  private cache: Entry[] = [];
 
   private constructor(
     readonly raftEngine: ViewableReader,
@@ -171,6 +183,10 @@ export class PeerStorage implements Storage {
   entries(lo: number, hi: number, maxSizeBytes: number): Entry[] {
     this.checkRange(lo, hi);
     if (lo === hi) return [];
+    const cacheFirst = this.cache[0]?.index;
+    if (cacheFirst !== undefined && lo >= cacheFirst && hi <= cacheFirst + this.cache.length) {
+      return limitSize(this.cache.slice(lo - cacheFirst, hi - cacheFirst), maxSizeBytes);
+    }
     const out: Entry[] = [];
     let size = 0;
     const scan = this.raftEngine.scan(CF_RAFT, { start: raftLogKey(this.regionId, lo), end: raftLogKey(this.regionId, hi) });
@@ -198,6 +214,8 @@ export class PeerStorage implements Storage {
     const last = this.raftStateValue.lastIndex;
     if (i > last) throw new RaftStorageError(RAFT_STORAGE_ERROR_CODES.Unavailable, `term of ${i} is unavailable (last ${last})`);
     if (i === last) return this.raftStateValue.lastTerm;
+    const cacheFirst = this.cache[0]?.index;
+    if (cacheFirst !== undefined && i >= cacheFirst && i < cacheFirst + this.cache.length) return (this.cache[i - cacheFirst] as Entry).term;
     const raw = this.raftEngine.get(CF_RAFT, raftLogKey(this.regionId, i));
     if (raw === undefined) assert(false, `region ${this.regionId}: entry ${i} missing from the raft engine`);
     return EntryCodec.decode(raw).term;
@@ -365,6 +383,7 @@ export class PeerStorage implements Storage {
 
     const logRange = raftLogKeyRange(this.regionId);
     raftBatch.deleteRange(CF_RAFT, logRange.start, logRange.end);
+    this.cache = [];
     const hard = baseRaft.hardState ?? emptyHardState();
     const raftState: RaftLocalState = { hardState: { ...hard, commit: Math.max(hard.commit, index) }, lastIndex: index, lastTerm: term };
     assertRaftState(raftState, index);
@@ -437,10 +456,29 @@ export class PeerStorage implements Storage {
     if (base.lastIndex > last.index) {
       raftBatch.deleteRange(CF_RAFT, raftLogKey(this.regionId, last.index + 1), raftLogKey(this.regionId, base.lastIndex + 1));
     }
+    this.cacheAppend(entries);
     const next = cloneRaftState(base);
     next.lastIndex = last.index;
     next.lastTerm = last.term;
     return next;
+  }
+
+  /** Appends to the cache, dropping a conflicting tail, keeping it contiguous and bounded. */
+  private cacheAppend(entries: readonly Entry[]): void {
+    const first = (entries[0] as Entry).index;
+    const cacheFirst = this.cache[0]?.index;
+    if (cacheFirst === undefined || first < cacheFirst || first > cacheFirst + this.cache.length) {
+      this.cache = [...entries];
+    } else {
+      this.cache.length = first - cacheFirst;
+      for (const e of entries) this.cache.push(e);
+    }
+    // Entries below the truncated index are never read again.
+    const t = truncated(this.applyStateValue).index;
+    let drop = Math.max(0, this.cache.length - ENTRY_CACHE_ENTRIES_MAX);
+    const head = this.cache[0]?.index ?? 0;
+    if (t >= head) drop = Math.max(drop, Math.min(this.cache.length, t - head + 1));
+    if (drop > 0) this.cache.splice(0, drop);
   }
 
   private stageRaftState(raftBatch: WriteBatch, next: RaftLocalState): PendingUpdate {
@@ -487,6 +525,16 @@ export class PeerStorage implements Storage {
     const after = this.raftEngine.get(CF_RAFT, raftLogKey(this.regionId, lastIndex + 1));
     if (after !== undefined) assert(false, `region ${this.regionId}: stale entry ${lastIndex + 1} past the last index`);
   }
+}
+
+/** At least one entry, then as many as fit in `maxSizeBytes` (etcd limitSize). */
+function limitSize(entries: Entry[], maxSizeBytes: number): Entry[] {
+  let size = 0;
+  for (let i = 0; i < entries.length; i++) {
+    size += entrySizeBytes(entries[i] as Entry);
+    if (i > 0 && size > maxSizeBytes) return entries.slice(0, i);
+  }
+  return entries;
 }
 
 function assertRaftState(s: RaftLocalState, truncatedIndex: number): void {

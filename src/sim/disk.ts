@@ -58,7 +58,7 @@ interface PendingWrite {
 export class SimDisk implements ViewableReader {
   readonly stats: DiskStats = { writes: 0, syncs: 0, crashes: 0, lostWrites: 0 };
   private readonly deps: DiskDeps;
-  private readonly options: DiskOptions;
+  private options: DiskOptions;
   /** Every submitted write: what the node reads. */
   private visible = new MemEngine();
   /** The state after the last durable write: what survives a crash. */
@@ -84,6 +84,12 @@ export class SimDisk implements ViewableReader {
 
   scan(cf: CfName, options?: ScanOptions): IterableIterator<KvEntry> {
     return this.visible.scan(cf, options);
+  }
+
+  /** Changes the write latency from now on (scripted slow-disk faults). */
+  setLatency(minMs: number, maxMs: number): void {
+    assert(Number.isSafeInteger(minMs) && minMs >= 0 && maxMs >= minMs, 'disk: bad latency');
+    this.options = { ...this.options, writeLatencyMsMin: minMs, writeLatencyMsMax: maxMs };
   }
 
   /** A consistent view of what the node reads now (every submitted write). */

@@ -91,6 +91,8 @@ export class Cluster {
   private readonly endpoints = new Map<number, EndpointHandler>();
   private nextEndpoint = clientIdBase;
   private nextFilterId = 1;
+  /** Sees every message a store sends (scripted scenarios record and replay with it). */
+  tap: ((envelope: ClusterEnvelope) => void) | undefined;
 
   constructor(seed: number, options: ClusterOptions, hooks: ClusterHooks = {}) {
     assert(options.storeCount >= 1 && options.storeCount < clientIdBase, `cluster: ${options.storeCount} stores`);
@@ -113,7 +115,11 @@ export class Cluster {
       this.stores.set(id, new SimStore(
         {
           storeId: id, clock: this.clock, trace: this.trace, disk, prng: this.random.stream(`store${id}`),
-          send: (e, onOutcome) => this.network.send(e, onOutcome), scheduler: this.scheduler, observer: this.safety,
+          send: (e, onOutcome) => {
+            this.tap?.(e);
+            this.network.send(e, onOutcome);
+          },
+          scheduler: this.scheduler, observer: this.safety,
         },
         options.store,
       ));

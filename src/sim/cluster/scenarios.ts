@@ -6,6 +6,7 @@
 import type { CustomScenario } from '../scenario.js';
 import { runGenericTest } from './generic_test.js';
 import type { GenericParams } from './generic_test.js';
+import { runS1, runS2 } from './hard_cases.js';
 import { runOnePartition2B, runOneSnapshot2C } from './scripted_tests.js';
 
 const F = false;
@@ -54,4 +55,14 @@ export const CLUSTER_SCENARIOS: readonly CustomScenario[] = [
     run: (seed, options) => runOneSnapshot2C(seed, options),
   },
   ...generic.slice(10),
+  {
+    name: 'S1',
+    description: 'HARD-CASES S1 at the store level: a snapshot arrives while an earlier one is still being applied (slow disk)',
+    run: (seed, options) => runS1(seed, options),
+  },
+  {
+    name: 'S2',
+    description: 'HARD-CASES S2 at the store level: 2 stores, old appends arrive after the follower compacted past their prevLogIndex',
+    run: (seed, options) => runS2(seed, options),
+  },
 ];

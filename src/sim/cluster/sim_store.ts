@@ -291,6 +291,10 @@ export class SimStore {
   }
 }
 
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
 /** Default-CF entries of the view within the scan bounds and the region's range (TinyKV's RegionReader). */
 function scanView(rv: RegionView, scan: ScanBounds): [Buffer, Buffer][] {
   const region = rv.region;
@@ -298,6 +302,7 @@ function scanView(rv: RegionView, scan: ScanBounds): [Buffer, Buffer][] {
   let end = region.endKey;
   if (scan.end.length > 0 && (end.length === 0 || compareBytes(scan.end, end) < 0)) end = scan.end;
   const out: [Buffer, Buffer][] = [];
-  for (const { key, value } of rv.view.scan(CF_DEFAULT, { start, end })) out.push([Buffer.from(key), Buffer.from(value)]);
+  // The engine hands out owned copies: wrap them without copying again.
+  for (const { key, value } of rv.view.scan(CF_DEFAULT, { start, end })) out.push([asBuffer(key), asBuffer(value)]);
   return out;
 }
