@@ -3,6 +3,9 @@
  * request handlers and whatever holds the data: the standalone engine now,
  * the replicated raft store later. Handlers only ever see this interface.
  */
+// Type only: errorpb.Error is the wire shape of a region error, which raft
+// storage hands up to the request handlers unchanged (no runtime dependency).
+import type { Error as RegionError } from '../pb/errorpb.js';
 import { CodedError } from '../util/errors.js';
 import type { CfName, KvEntry } from './engine.js';
 
@@ -61,9 +64,32 @@ export interface DBIterator {
 export const STORAGE_ERROR_CODES = {
   InvalidCf: 'STORAGE_INVALID_CF',
   Stopped: 'STORAGE_STOPPED',
+  /**
+   * The replicated store refused the request for routing reasons (NotLeader,
+   * EpochNotMatch, KeyNotInRegion, …): the error carries the errorpb.Error,
+   * which the request handlers answer in the response's `regionError` field.
+   */
+  RegionError: 'STORAGE_REGION_ERROR',
 } as const;
 export type StorageErrorCode = (typeof STORAGE_ERROR_CODES)[keyof typeof STORAGE_ERROR_CODES];
 
 export class StorageError extends CodedError<StorageErrorCode> {
   override readonly name = 'StorageError';
+  /** The region error, set exactly when `code` is `STORAGE_REGION_ERROR`. */
+  readonly regionError: RegionError | undefined;
+
+  constructor(code: StorageErrorCode, message: string, options?: { readonly cause?: unknown; readonly regionError?: RegionError }) {
+    super(code, message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.regionError = options?.regionError;
+  }
+
+  /** A `STORAGE_REGION_ERROR` carrying `regionError` (its message becomes the error's message). */
+  static region(regionError: RegionError): StorageError {
+    return new StorageError(STORAGE_ERROR_CODES.RegionError, `Region error: ${regionError.message}`, { regionError });
+  }
+}
+
+/** The region error a thrown value carries, if it is a `STORAGE_REGION_ERROR`. */
+export function regionErrorOf(err: unknown): RegionError | undefined {
+  return err instanceof StorageError && err.code === STORAGE_ERROR_CODES.RegionError ? err.regionError : undefined;
 }

@@ -40,7 +40,7 @@ export interface ClientTimings {
 export const TINYKV_CLIENT_TIMINGS: ClientTimings = { requestTimeoutMs: 5_000, attemptsMin: 10, attemptTimeoutMs: 1_000, retryPauseMs: 100 };
 
 export type RequestOutcome =
-  | { readonly ok: true; readonly response: RaftCmdResponse; readonly entries: readonly (readonly [Buffer, Buffer])[] | undefined }
+  | { readonly ok: true; readonly response: RaftCmdResponse; readonly entries: readonly (readonly [string, string])[] | undefined }
   /** A non-retryable error answer (e.g. KeyNotInRegion), returned to the caller as TinyKV does. */
   | { readonly ok: false; readonly kind: 'error'; readonly response: RaftCmdResponse }
   | { readonly ok: false; readonly kind: 'timeout'; readonly attempts: number };

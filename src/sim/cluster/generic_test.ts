@@ -215,7 +215,7 @@ function clientLoop(cluster: Cluster, c: ClientState, isDone: () => boolean): vo
     const op = cluster.history.begin(c.client.endpoint, { kind: 'scan', start, end, limit: SCAN_UNLIMITED });
     c.client.request(bytes(start), [snapRequest()], (outcome) => {
       const ok = requireOk(outcome, `scan ${start}`);
-      const entries = (ok.entries ?? []).map(([k, v]): [string, string] => [text(k), text(v)]);
+      const entries = ok.entries ?? [];
       cluster.history.complete(op, 'ok', { kind: 'scan', entries });
       const region = ok.response.responses[0]?.snap?.region;
       if (region !== undefined && region.endKey.length > 0 && text(region.endKey) < end) {

@@ -24,7 +24,7 @@ const electionTimeoutMs = 500;
 function withMark(name: string, body: (cluster: Cluster) => void): (cluster: Cluster) => void {
   return (cluster) => {
     const m: MarkCheck = expectMark(name);
-    let hits = 0;
+    let hits: number;
     try {
       body(cluster);
     } finally {

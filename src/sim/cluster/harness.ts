@@ -124,7 +124,7 @@ function scanRegions(cluster: Cluster, client: ClusterClient, start: string, end
   let key = start;
   for (;;) {
     const outcome = mustSucceed(blockingRequest(cluster, client, key, [snapRequest()], { start: key, end }), `Scan(${key})`);
-    for (const [k, v] of outcome.entries ?? []) out.push([text(k), text(v)]);
+    for (const [k, v] of outcome.entries ?? []) out.push([k, v]);
     const region = outcome.response.responses[0]?.snap?.region;
     assert(region !== undefined, 'Snap response without region');
     const regionEnd = text(region.endKey);

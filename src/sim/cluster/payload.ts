@@ -33,8 +33,11 @@ export type ClusterPayload =
       readonly kind: 'cmdResp';
       readonly reqId: number;
       readonly response: RaftCmdResponse;
-      /** The scanned entries (default CF) when the command asked for a scan. */
-      readonly entries?: readonly (readonly [Buffer, Buffer])[];
+      /**
+       * The scanned entries (default CF) when the command asked for a scan,
+       * as latin1 strings: what the history records (one byte per char).
+       */
+      readonly entries?: readonly (readonly [string, string])[];
     };
 
 export type ClusterEnvelope = Envelope<ClusterPayload>;

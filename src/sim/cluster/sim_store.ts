@@ -275,7 +275,7 @@ export class SimStore {
   }
 
   private respond(replyTo: ReplyTo, response: RaftCmdResponse, regionView: RegionView | undefined): void {
-    let entries: [Buffer, Buffer][] | undefined;
+    let entries: [string, string][] | undefined;
     if (regionView !== undefined) {
       if (replyTo.scan !== undefined) entries = scanView(regionView, replyTo.scan);
       regionView.view.close();
@@ -291,18 +291,21 @@ export class SimStore {
   }
 }
 
-function asBuffer(b: Uint8Array): Buffer {
-  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+/** Bytes as a latin1 string (one char per byte), without a Buffer for short ones. */
+function latin1(b: Uint8Array): string {
+  if (b.length > 64) return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i] as number);
+  return s;
 }
 
 /** Default-CF entries of the view within the scan bounds and the region's range (TinyKV's RegionReader). */
-function scanView(rv: RegionView, scan: ScanBounds): [Buffer, Buffer][] {
+function scanView(rv: RegionView, scan: ScanBounds): [string, string][] {
   const region = rv.region;
   const start = compareBytes(scan.start, region.startKey) > 0 ? scan.start : region.startKey;
   let end = region.endKey;
   if (scan.end.length > 0 && (end.length === 0 || compareBytes(scan.end, end) < 0)) end = scan.end;
-  const out: [Buffer, Buffer][] = [];
-  // The engine hands out owned copies: wrap them without copying again.
-  for (const { key, value } of rv.view.scan(CF_DEFAULT, { start, end })) out.push([asBuffer(key), asBuffer(value)]);
+  const out: [string, string][] = [];
+  for (const { key, value } of rv.view.scan(CF_DEFAULT, { start, end })) out.push([latin1(key), latin1(value)]);
   return out;
 }
