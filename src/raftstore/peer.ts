@@ -98,6 +98,14 @@ interface Proposal<R> {
   readonly replyTo: R | undefined;
 }
 
+/** A write accepted by the peer, to be proposed with the others of its round. */
+interface QueuedProposal<R> {
+  readonly data: Buffer;
+  readonly replyTo: R | undefined;
+  /** The peer's own CompactLog (its refusal re-arms the GC tick). */
+  readonly compactLog: boolean;
+}
+
 interface PendingRead<R> {
   readonly replyTo: R;
   readonly request: RaftCmdRequest;
@@ -127,6 +135,11 @@ export class RegionPeer<R> {
   private readonly deps: PeerDeps;
   private readonly rawNode: RawNode;
   private readonly proposals: Proposal<R>[] = [];
+  /**
+   * Writes accepted since the last round, proposed together at the next one
+   * (one append and one MsgAppend per follower for all of them).
+   */
+  private queued: QueuedProposal<R>[] = [];
   private readonly reads = new Map<number, PendingRead<R>>();
   private nextReadId = 1;
   private outbox: PeerEffect<R>[] = [];
@@ -206,7 +219,7 @@ export class RegionPeer<R> {
 
   /** Commands waiting for their entry to apply or their read to be served. */
   get pendingCount(): number {
-    return this.proposals.length + this.reads.size;
+    return this.proposals.length + this.queued.length + this.reads.size;
   }
 
   /** Effects queued since the last call (the shell executes them in order). */
@@ -253,7 +266,10 @@ export class RegionPeer<R> {
     if (refusal !== undefined) return this.respond(replyTo, errorResponse(refusal, this.term));
     const kind = classify(request);
     if (kind === 'read') return this.startRead(request, replyTo);
-    if (kind === 'write') return this.propose(request, replyTo);
+    if (kind === 'write') {
+      this.propose(request, replyTo);
+      return;
+    }
     if (kind === 'admin') return this.handleAdmin(request, replyTo);
     return this.respond(replyTo, errorResponse(kind, this.term));
   }
@@ -273,6 +289,7 @@ export class RegionPeer<R> {
   prepareRound(batch: WriteBatch): PeerRound<R> | undefined {
     assert(!this.inRound, `region ${this.regionId}: a round is already in flight`);
     this.stageLogGc(batch);
+    this.flushProposals();
     if (!this.rawNode.hasReady()) return undefined;
     this.inRound = true;
     const rd = this.rawNode.ready();
@@ -308,11 +325,12 @@ export class RegionPeer<R> {
     }
     this.rawNode.advance(rd);
     this.serveReads();
-    if (this.compactInFlight !== undefined && this.storage.truncatedState.index >= this.compactInFlight.index) this.compactInFlight = undefined;
+    if (this.compactInFlight !== undefined && this.storage.truncatedIndex >= this.compactInFlight.index) this.compactInFlight = undefined;
   }
 
   /** Answers everything pending with `error` (the peer is going away: shutdown or destroy). */
   abandonPending(error: RegionError): void {
+    for (const q of this.queued.splice(0)) if (q.replyTo !== undefined) this.respond(q.replyTo, errorResponse(error, this.term));
     for (const p of this.proposals.splice(0)) if (p.replyTo !== undefined) this.respond(p.replyTo, errorResponse(error, this.term));
     for (const r of [...this.reads.values()]) this.respond(r.replyTo, errorResponse(error, this.term));
     this.reads.clear();
@@ -328,17 +346,42 @@ export class RegionPeer<R> {
     return notLeader(this.regionId, this.leader);
   }
 
-  private propose(request: RaftCmdRequest, replyTo: R | undefined): void {
-    if (!this.isLeader) return this.refuse(replyTo, this.notLeaderError());
-    if (this.proposals.length >= this.deps.config.proposalsMax) return this.refuse(replyTo, serverIsBusy(`${this.proposals.length} proposals pending`));
+  /** Accepts a write for the next round's batch; returns whether it was accepted. */
+  private propose(request: RaftCmdRequest, replyTo: R | undefined, compactLog = false): boolean {
+    if (!this.isLeader) {
+      this.refuse(replyTo, this.notLeaderError());
+      return false;
+    }
+    const pending = this.proposals.length + this.queued.length;
+    if (pending >= this.deps.config.proposalsMax) {
+      this.refuse(replyTo, serverIsBusy(`${pending} proposals pending`));
+      return false;
+    }
+    this.queued.push({ data: Buffer.from(RaftCmdRequest.encode(request).finish()), replyTo, compactLog });
+    return true;
+  }
+
+  /** Proposes the round's queued writes as one batch, or refuses them all. */
+  private flushProposals(): void {
+    if (this.queued.length === 0) return;
+    const queued = this.queued;
+    this.queued = [];
     const raft = this.rawNode.raft;
     const index = raft.raftLog.lastIndex() + 1;
     const term = raft.term;
-    const err = this.rawNode.propose(Buffer.from(RaftCmdRequest.encode(request).finish()));
-    if (err !== undefined) return this.refuse(replyTo, this.proposeRefusal(err));
-    // The entry must have landed at `index` in `term`: that pair identifies it at apply.
-    assert(raft.raftLog.lastIndex() === index && raft.raftLog.term(index) === term, `region ${this.regionId}: proposal not at ${index}/${term}`);
-    this.proposals.push({ index, term, replyTo });
+    const err = this.isLeader ? this.rawNode.proposeBatch(queued.map((q) => q.data)) : undefined;
+    if (!this.isLeader || err !== undefined) {
+      const refusal = err === undefined ? this.notLeaderError() : this.proposeRefusal(err);
+      for (const q of queued) {
+        if (q.compactLog) this.compactInFlight = undefined;
+        this.refuse(q.replyTo, refusal);
+      }
+      return;
+    }
+    // The entries must have landed at index.. in `term`: (index, term) identifies each at apply.
+    const last = index + queued.length - 1;
+    assert(raft.raftLog.lastIndex() === last && raft.raftLog.term(last) === term, `region ${this.regionId}: proposals not at ${index}..${last}/${term}`);
+    for (let i = 0; i < queued.length; i++) this.proposals.push({ index: index + i, term, replyTo: (queued[i] as QueuedProposal<R>).replyTo });
   }
 
   private proposeRefusal(err: RaftError): RegionError {
@@ -358,7 +401,8 @@ export class RegionPeer<R> {
     switch (admin.cmdType) {
       case AdminCmdType.CompactLog:
         if (admin.compactLog === undefined) return this.refuse(replyTo, invalidRequest('CompactLog without body'));
-        return this.propose(request, replyTo);
+        this.propose(request, replyTo);
+        return;
       case AdminCmdType.TransferLeader: {
         const target = admin.transferLeader?.peer;
         if (target === undefined || this.peerMeta(target.id) === undefined) return this.refuse(replyTo, invalidRequest('TransferLeader to a peer not in the region'));
@@ -447,10 +491,8 @@ export class RegionPeer<R> {
         changePeer: undefined, transferLeader: undefined, split: undefined,
       },
     };
-    const pending = this.proposals.length;
-    this.propose(request, undefined);
     // Only an accepted proposal is in flight: a refused one (ServerIsBusy) must not block later GC ticks.
-    if (this.proposals.length > pending) this.compactInFlight = { index: applied, term: this.term };
+    if (this.propose(request, undefined, true)) this.compactInFlight = { index: applied, term: this.term };
   }
 
   // ---- apply ----
@@ -572,7 +614,7 @@ export class RegionPeer<R> {
 
   /** Deletes log entries that a durable truncated state made garbage (raft log GC, in the background). */
   private stageLogGc(batch: WriteBatch): void {
-    const to = this.storage.truncatedState.index + 1;
+    const to = this.storage.truncatedIndex + 1;
     if (to <= this.gcFrom) return;
     this.storage.stageGcLogs(batch, this.gcFrom, to);
     this.gcFrom = to;
@@ -600,7 +642,7 @@ export class RegionPeer<R> {
    */
   private snapshotForRaft(): Snapshot {
     const snap = this.generatedSnapshot;
-    if (snap !== undefined && (snap.metadata?.index ?? 0) >= this.storage.truncatedState.index) return snap;
+    if (snap !== undefined && (snap.metadata?.index ?? 0) >= this.storage.truncatedIndex) return snap;
     this.generatedSnapshot = undefined;
     if (!this.snapshotGenerating) {
       this.snapshotGenerating = true;

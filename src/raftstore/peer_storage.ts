@@ -164,6 +164,11 @@ export class PeerStorage implements Storage {
     return this.applyStateValue.appliedIndex;
   }
 
+  /** The durable truncated index (no copy: hot paths read it every round). */
+  get truncatedIndex(): number {
+    return truncated(this.applyStateValue).index;
+  }
+
   get truncatedState(): RaftTruncatedState {
     return { ...truncated(this.applyStateValue) };
   }
