@@ -109,6 +109,8 @@ interface QueuedProposal<R> {
 interface PendingRead<R> {
   readonly replyTo: R;
   readonly request: RaftCmdRequest;
+  /** The leadership term the read was asked in (raft forgets its reads when the term changes). */
+  readonly term: number;
   /** Set when the ReadState arrives: serve once applied >= index. */
   index: number | undefined;
 }
@@ -294,10 +296,10 @@ export class RegionPeer<R> {
     this.inRound = true;
     const rd = this.rawNode.ready();
     this.snapshotInRound = rd.snapshot !== undefined;
-    if (rd.softState !== undefined) {
-      if (rd.softState.raftState === StateType.Leader) this.deps.observer?.onLeader(this.regionId, this.peerId, this.term);
-      else this.dropUnconfirmedReads();
-    }
+    if (rd.softState !== undefined && rd.softState.raftState === StateType.Leader) this.deps.observer?.onLeader(this.regionId, this.peerId, this.term);
+    // Raft drops its pending reads when it leaves a leadership (even one regained at once in a
+    // later term): answer ours, or they would wait forever.
+    if (this.reads.size > 0 && (rd.softState !== undefined || rd.hardState !== undefined)) this.dropUnconfirmedReads();
     const updates: PendingUpdate[] = [];
     const answers: PeerEffect<R>[] = [];
     if (rd.snapshot !== undefined) updates.push(this.stageSnapshot(batch, rd.snapshot, answers));
@@ -321,7 +323,7 @@ export class RegionPeer<R> {
       const ctx = rs.requestCtx;
       if (ctx.length !== readCtxBytes) continue;
       const read = this.reads.get(ctx.readUInt32LE(6));
-      if (read !== undefined && ctx.readUIntLE(0, 6) === this.term) read.index = rs.index;
+      if (read !== undefined && ctx.readUIntLE(0, 6) === read.term) read.index = rs.index;
     }
     this.rawNode.advance(rd);
     this.serveReads();
@@ -425,7 +427,7 @@ export class RegionPeer<R> {
     ctx.writeUInt32LE(id >>> 0, 6);
     const err = this.rawNode.readIndex(ctx);
     if (err !== undefined) return this.refuse(replyTo, this.notLeaderError());
-    this.reads.set(id >>> 0, { replyTo, request, index: undefined });
+    this.reads.set(id >>> 0, { replyTo, request, term: this.term, index: undefined });
   }
 
   /** Reads whose read index is applied: served from one read view each, in read-id order. */
@@ -466,10 +468,14 @@ export class RegionPeer<R> {
     return [resp, { region: cloneRegion(this.region), view }];
   }
 
-  /** A confirmed read stays valid after losing leadership; an unconfirmed one is answered NotLeader. */
+  /**
+   * A confirmed read stays valid after losing leadership; an unconfirmed one
+   * of an ended leadership is answered NotLeader.
+   */
   private dropUnconfirmedReads(): void {
+    const liveTerm = this.isLeader ? this.term : -1;
     for (const [id, r] of [...this.reads].sort((a, b) => a[0] - b[0])) {
-      if (r.index !== undefined) continue;
+      if (r.index !== undefined || r.term === liveTerm) continue;
       this.reads.delete(id);
       this.respond(r.replyTo, errorResponse(this.notLeaderError(), this.term));
     }
