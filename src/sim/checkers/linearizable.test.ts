@@ -12,10 +12,15 @@
 // the two checkers on mid-size ones (these guard the pruning rules and the
 // pre-checks, whose soundness is argued in comments only); long highly
 // concurrent histories where only the pre-checks can afford the verdict; a
-// timed large history.
+// timed large history. The invocation-order replay (the fast path) must give
+// exactly the full check's verdict and report (compared with `replay: false`)
+// on per-client scan-heavy histories like the simulator's, on random ones,
+// and on each classic anomaly placed after a background the replay decides;
+// coverage marks show which path decided.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
+import { expectMark } from '../../util/marks.js';
 import { Prng } from '../../util/prng.js';
 import { describeOperation, type KvInput, type KvOperation, type KvOutput, type OpStatus } from '../history.js';
 import {
@@ -743,5 +748,249 @@ describe('performance', () => {
     t.diagnostic(`checkLinearizable: ${ops.length} operations decided ${result.verdict} in ${elapsed.toFixed(0)} ms`);
     assert.equal(result.verdict, 'ok', JSON.stringify(result));
     assert.ok(elapsed < 15_000, `took ${elapsed} ms`);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// The invocation-order replay (the fast path), against the full check.
+
+interface OwnKeysOptions {
+  readonly seed: number;
+  readonly ops: number;
+  readonly clients: number;
+  readonly keysPerClient: number;
+  /** Percentages of indeterminate and failed operations. */
+  readonly maybes?: number;
+  readonly fails?: number;
+  /** Percentage of operations on the keys every client uses (those of client 9). */
+  readonly shared?: number;
+}
+
+function ownKey(client: number, j: number): string {
+  return `${client} ${String(j).padStart(8, '0')}`;
+}
+
+/**
+ * The simulator's TinyKV-style workload, whose check the replay exists for:
+ * each client works on keys of its own ("<client> %08d"), one operation at
+ * a time, usually invoking the next at the tick the last one completed
+ * (touching intervals, which count as concurrent); a scan covers the
+ * client's range from its first key with no limit, so it constrains every
+ * key of the universe in that range. Linearizable by construction, as in
+ * `generate`. With `shared`, some operations go to keys all clients use,
+ * where the replay often has to give up.
+ */
+function generateOwnKeys(o: OwnKeysOptions): KvOperation[] {
+  const rng = new Prng(o.seed);
+  const free = new Array<number>(o.clients).fill(0);
+  const planned: Planned[] = [];
+  for (let index = 0; index < o.ops; index++) {
+    const clientId = free.indexOf(Math.min(...free));
+    const invokeTime = free[clientId]! + rng.intInclusive(0, 1);
+    const status = pickStatus(rng, { seed: o.seed, ops: o.ops, clients: o.clients, keys: 1, maybes: o.maybes ?? 0, fails: o.fails ?? 0 });
+    const owner = rng.intInclusive(0, 99) < (o.shared ?? 0) ? 9 : clientId;
+    const key = ownKey(owner, rng.intInclusive(0, o.keysPerClient - 1));
+    const roll = rng.intInclusive(0, 99);
+    const input: KvInput =
+      roll < 35
+        ? { kind: 'scan', start: ownKey(owner, 0), end: ownKey(owner, rng.intInclusive(0, o.keysPerClient)), limit: 1_000_000_000 }
+        : roll < 45
+          ? { kind: 'get', key }
+          : roll < 75
+            ? { kind: 'put', key, value: `x ${clientId} ${index} y` }
+            : { kind: 'delete', key };
+    const effectAt = invokeTime + rng.intInclusive(0, 6);
+    const completeTime = status === 'ok' ? effectAt + rng.intInclusive(0, 6) : invokeTime + rng.intInclusive(1, 12);
+    const late = status === 'indeterminate' && rng.chance({ numerator: 1, denominator: 2 });
+    const at = status === 'ok' ? effectAt : late ? invokeTime + rng.intInclusive(0, 24) : undefined;
+    planned.push({ input, clientId, invokeTime, completeTime, status, at, index });
+    free[clientId] = completeTime + rng.intInclusive(0, 1);
+  }
+  applyInOrder(planned);
+  planned.sort((a, b) => a.invokeTime - b.invokeTime || a.index - b.index);
+  return planned.map((p, id) => {
+    const base = { id, clientId: p.clientId, input: p.input, status: p.status, invokeTime: p.invokeTime, completeTime: p.completeTime };
+    return p.status === 'ok' && p.output !== undefined ? { ...base, output: p.output } : base;
+  });
+}
+
+/** `tail` appended after `background`, numbered on and shifted to start 10 ticks after it ends. */
+function withTail(background: readonly KvOperation[], ...tail: Spec[]): { ops: KvOperation[]; tailIds: number[] } {
+  const end = Math.max(0, ...background.map((op) => op.completeTime)) + 10;
+  const shifted = history(...tail).map((op) => ({
+    ...op,
+    id: op.id + background.length,
+    invokeTime: op.invokeTime + end,
+    completeTime: op.completeTime + end,
+  }));
+  return { ops: [...background, ...shifted], tailIds: shifted.map((op) => op.id) };
+}
+
+/** The replay's answer, asserted equal (verdict, key, minimal, report) to the full check's. */
+function checkBothWays(ops: readonly KvOperation[], options: { timeoutOps?: number } = {}): LinearizabilityResult {
+  const fast = checkLinearizable(ops, options);
+  const full = checkLinearizable(ops, { ...options, replay: false });
+  assert.deepEqual(fast, full);
+  return fast;
+}
+
+const REPLAY_DECIDED = 'linearizable: key decided by the replay';
+const REPLAY_FELL_BACK = 'linearizable: key not reproduced by the replay, full check';
+
+/** Runs `run` with the replay's coverage marks armed; returns how often each was hit. */
+function countReplayMarks(run: () => unknown): { decided: number; fellBack: number } {
+  const decided = expectMark(REPLAY_DECIDED);
+  const fellBack = expectMark(REPLAY_FELL_BACK);
+  try {
+    run();
+    return { decided: decided.hits(), fellBack: fellBack.hits() };
+  } finally {
+    // Disarms both whatever happened (the assertion picked always holds).
+    for (const m of [decided, fellBack]) {
+      if (m.hits() > 0) m.assertHit();
+      else m.assertNotHit();
+    }
+  }
+}
+
+describe('invocation-order replay (the fast path)', () => {
+  test('decides a scan-heavy history of per-client keys ok, as the full check does', (t) => {
+    const ops = generateOwnKeys({ seed: 2, ops: 4_000, clients: 5, keysPerClient: 200 });
+    const started = performance.now();
+    let fast: LinearizabilityResult | undefined;
+    const marks = countReplayMarks(() => (fast = checkLinearizable(ops)));
+    const middle = performance.now();
+    assert.ok(marks.decided > 0 && marks.fellBack === 0, JSON.stringify(marks));
+    const full = checkLinearizable(ops, { replay: false });
+    const ended = performance.now();
+    t.diagnostic(`replay: ${(middle - started).toFixed(0)} ms; full check: ${(ended - middle).toFixed(0)} ms`);
+    assert.equal(fast?.verdict, 'ok', JSON.stringify(fast));
+    assert.deepEqual(fast, full);
+    assert.ok(middle - started < 5_000, `took ${middle - started} ms`);
+  });
+
+  // Each anomaly goes on a key of client 0 after a background the replay
+  // decides: the replay cannot reproduce the key, so the full check reports
+  // it, with the same minimal sub-history and report as without the replay.
+  const background = generateOwnKeys({ seed: 3, ops: 600, clients: 5, keysPerClient: 30 });
+  const k = ownKey(0, 999);
+  test('decides the background of the anomalies below by the replay alone', () => {
+    let result: LinearizabilityResult | undefined;
+    const marks = countReplayMarks(() => (result = checkLinearizable(background)));
+    assert.equal(result?.verdict, 'ok');
+    assert.ok(marks.decided > 0 && marks.fellBack === 0, JSON.stringify(marks));
+  });
+  const anomalies: { name: string; tail: Spec[]; minimal: number[] }[] = [
+    {
+      name: 'a stale read',
+      tail: [put(0, k, 'a', [0, 1]), put(0, k, 'b', [2, 3]), get(0, k, 'a', [4, 5])],
+      minimal: [0, 1, 2],
+    },
+    {
+      name: 'a lost write (a read after an acknowledged put finds nothing)',
+      tail: [put(0, k, 'a', [0, 1]), get(1, k, undefined, [2, 3])],
+      minimal: [0, 1],
+    },
+    {
+      name: 'a duplicated append (a value no put wrote)',
+      tail: [put(0, k, 'x0', [0, 1]), put(0, k, 'x0x1', [2, 3]), get(0, k, 'x0x1x1', [4, 5])],
+      minimal: [2],
+    },
+    {
+      name: 'reordered appends (a value no put wrote)',
+      tail: [put(0, k, 'x0', [0, 1]), put(0, k, 'x0x1', [2, 3]), get(0, k, 'x1x0', [4, 5])],
+      minimal: [2],
+    },
+    {
+      name: 'an append seen, then the value before it, then it again',
+      tail: [put(0, k, 'x0', [0, 1]), put(0, k, 'x0x1', [2, 3]), get(0, k, 'x0x1', [4, 5]), get(0, k, 'x0', [6, 7])],
+      minimal: [0, 1, 3],
+    },
+    {
+      name: 'a scan over the client range misses an acknowledged put',
+      tail: [put(0, k, 'a', [0, 1]), scan(0, [ownKey(0, 999), ownKey(0, 1_000), 1_000_000_000], [], [2, 3])],
+      minimal: [0, 1],
+    },
+  ];
+  for (const anomaly of anomalies) {
+    test(`still finds ${anomaly.name}, with the same report`, () => {
+      const { ops, tailIds } = withTail(background, ...anomaly.tail);
+      const marks = countReplayMarks(() => checkLinearizable(ops));
+      assert.equal(marks.fellBack, 1, JSON.stringify(marks));
+      const v = violation(checkBothWays(ops));
+      assert.equal(v.key, k);
+      assert.deepEqual(
+        v.minimal.map((op) => op.id),
+        anomaly.minimal.map((i) => tailIds[i]),
+        v.report,
+      );
+    });
+  }
+
+  test('still finds a wide scan that misses an acknowledged put, with the same report', (t) => {
+    const ops = generateOwnKeys({ seed: 4, ops: 1_000, clients: 5, keysPerClient: 40 });
+    // The last scan returning entries loses its last one: that key's latest
+    // write before the scan is an acknowledged put.
+    const victim = ops.findLast((op) => op.output?.kind === 'scan' && op.output.entries.length > 0);
+    assert.ok(victim !== undefined && victim.output?.kind === 'scan');
+    const [lostKey] = victim.output.entries.at(-1)!;
+    const output: KvOutput = { kind: 'scan', entries: victim.output.entries.slice(0, -1) };
+    const corrupted = ops.map((op) => (op === victim ? { ...op, output } : op));
+    const v = violation(checkBothWays(corrupted));
+    t.diagnostic(`\n${v.report}`);
+    assert.equal(v.key, lostKey);
+    assert.ok(v.minimal.includes(corrupted[victim.id]!), v.report);
+    assert.ok(v.minimal.length <= 3, v.report);
+    assert.match(v.report, /\(sees .* absent\)/);
+  });
+
+  test('a reproduced key is charged one step per operation, a lower bound on the search', () => {
+    const specs: Spec[] = [];
+    for (let i = 0; i < 40; i++) specs.push(put(1, 'k', `v${i}`, [4 * i, 4 * i + 1]), get(2, 'k', `v${i}`, [4 * i + 2, 4 * i + 3]));
+    const ops = history(...specs);
+    // Fewer steps than operations: the search could not place them all either.
+    const unknown = checkBothWays(ops, { timeoutOps: 79 });
+    assert.equal(unknown.verdict, 'unknown');
+    assert.match(unknown.verdict === 'unknown' ? unknown.reason : '', /budget of 79 steps exhausted at key "k" \(80 operations\)/);
+    // Enough for the charge, not for the search (which also steps over
+    // candidates it cannot place yet): only here do the two answers differ,
+    // the replay's being the right one.
+    assert.equal(checkLinearizable(ops, { timeoutOps: 80 }).verdict, 'ok');
+    assert.equal(checkLinearizable(ops, { timeoutOps: 80, replay: false }).verdict, 'unknown');
+    assert.equal(checkBothWays(ops, { timeoutOps: 1_000 }).verdict, 'ok');
+  });
+
+  test('keys whose operations linearize only in another order fall back to the search', () => {
+    const ops = history(
+      put(1, 'k', 'a', [0, 10]),
+      get(2, 'k', undefined, [1, 2]), // before the put takes effect: not invocation order
+      put(1, 'm', 'a', [0, 5], 'indeterminate'),
+      get(2, 'm', 'a', [20, 21]), // an observed indeterminate write: the full check decides
+      put(3, 'n', 'a', [0, 5]),
+      get(3, 'n', undefined, [5, 6]), // touching: may precede the put
+    );
+    assert.deepEqual(
+      countReplayMarks(() => checkLinearizable(ops)),
+      { decided: 0, fellBack: 3 },
+    );
+    assert.equal(checkBothWays(ops).verdict, 'ok');
+  });
+
+  test('agrees with the full check on random histories, correct or corrupted (120 seeds)', () => {
+    const verdicts = { ok: 0, violation: 0 };
+    for (let seed = 1; seed <= 120; seed++) {
+      const rng = new Prng(seed * 104_729);
+      const ops =
+        seed % 2 === 0
+          ? generate({ seed, ops: 150, clients: 1 + (seed % 5), keys: 1 + (seed % 6), scans: 20, maxLatency: 1 + (seed % 4) })
+          : generateOwnKeys({ seed, ops: 200, clients: 3, keysPerClient: 10, maybes: seed % 3 === 1 ? 5 : 0, fails: 3, shared: seed % 4 === 1 ? 10 : 0 });
+      const corrupted = corruptOneRead(ops, rng)?.ops;
+      for (const candidate of corrupted === undefined ? [ops] : [ops, corrupted]) {
+        const result = checkBothWays(candidate);
+        assert.notEqual(result.verdict, 'unknown', `seed ${seed}`);
+        verdicts[result.verdict === 'ok' ? 'ok' : 'violation']++;
+      }
+    }
+    assert.ok(verdicts.ok >= 120 && verdicts.violation > 60, JSON.stringify(verdicts));
   });
 });

@@ -2,6 +2,13 @@
  * Linearizability checker for the simulator's KV histories.
  *
  * Algorithm, for each key's sub-history (P-compositionality, see below):
+ * 0. A fast path, in one pass over the whole history: replay every key's
+ *    operations in invocation order on a register (`replayInInvokeOrder`).
+ *    Invocation order extends real-time order, so a key whose reads the
+ *    replay reproduces is linearizable, and is decided without building its
+ *    sub-history. This decides most keys of the simulator's histories, where
+ *    a client runs one operation at a time on keys mostly its own; the other
+ *    keys take steps 1-3, so violations and their reports are unchanged.
  * 1. Two sound pre-checks in O(n log n), which catch the usual anomalies
  *    whatever the concurrency: a read no write can explain (stale, from the
  *    future, or phantom: `readGrades`), and conflicting zones of values
@@ -52,7 +59,8 @@
  * map model with scans as atomic multi-key reads: exact, but exponential in
  * concurrency over all keys, so meant for small histories.
  */
-import { assert } from '../../util/assert.js';
+import { assert, assertNever } from '../../util/assert.js';
+import { mark } from '../../util/marks.js';
 import { describeOperation, type KvOperation } from '../history.js';
 
 export type LinearizabilityResult =
@@ -75,6 +83,16 @@ export interface LinearizabilityOptions {
    * `unknown`. Shrinking a violation gets a separate budget of the same size.
    */
   readonly timeoutOps?: number;
+  /**
+   * Whether `checkLinearizable` first replays each key's operations in
+   * invocation order (`replayInInvokeOrder`) and accepts the keys the replay
+   * reproduces without the pre-checks and the search. It cannot change an
+   * `ok` or a `violation` verdict, nor a report; it can only decide a key
+   * where the search would have run out of budget (see `chargeReplayed`).
+   * The switch is here so tests can check that and benchmarks time both.
+   * @default true
+   */
+  readonly replay?: boolean;
 }
 
 /**
@@ -106,8 +124,9 @@ export function checkLinearizable(
   const malformed = malformedScan(ops);
   if (malformed !== undefined) return malformed;
   const budget = { remaining: limit };
-  for (const [key, keyOps] of partitionByKey(ops)) {
-    const result = checkKey(key, keyOps, budget, limit);
+  for (const sub of subHistories(ops, options.replay ?? true)) {
+    const result =
+      sub.keyOps === undefined ? chargeReplayed(sub, budget, limit) : checkKey(sub.key, sub.keyOps, budget, limit);
     // On `unknown` the budget is spent: no later key could be decided either.
     if (result.verdict !== 'ok') return result;
   }
@@ -187,43 +206,67 @@ function inScanRange(key: string, start: string, end: string | undefined): boole
 
 function toKeyOps(op: KvOperation, universe: readonly string[]): KeyOp[] {
   const input = op.input;
-  const base = { source: op, invoke: op.invokeTime, complete: op.status === 'ok' ? op.completeTime : Infinity };
   switch (input.kind) {
     case 'put':
-      return [{ ...base, key: input.key, write: true, value: input.value }];
+      return [keyOp(op, input.key, true, input.value)];
     case 'delete':
-      return [{ ...base, key: input.key, write: true, value: undefined }];
+      return [keyOp(op, input.key, true, undefined)];
     case 'get':
-      return [{ ...base, key: input.key, write: false, value: op.output?.kind === 'get' ? op.output.value : undefined }];
-    case 'scan':
-      return scanObservations(op, universe).map(([key, value]) => ({ ...base, key, write: false, value }));
+      return [keyOp(op, input.key, false, op.output?.kind === 'get' ? op.output.value : undefined)];
+    case 'scan': {
+      const out: KeyOp[] = [];
+      scanObservations(op, universe, (i, value) => out.push(keyOp(op, universe[i]!, false, value)));
+      return out;
+    }
   }
 }
 
 /**
- * What a (well-formed) scan says about each key of the universe in its range:
- * a returned key has the returned value; a key not returned was absent,
- * unless the scan stopped at `limit` before reaching it (keys after the last
- * returned one are then unconstrained). Together these constraints hold iff
- * the scan's output is exactly what the map would return.
+ * Every `KeyOp` is built by this one literal, so all share one shape: object
+ * spreads here gave each a dictionary-like shape of its own, and made
+ * building and reading a scan-heavy history's observations the bulk of the
+ * check.
  */
-function scanObservations(op: KvOperation, universe: readonly string[]): [string, string | undefined][] {
+function keyOp(source: KvOperation, key: string, write: boolean, value: string | undefined): KeyOp {
+  const complete = source.status === 'ok' ? source.completeTime : Infinity;
+  return { source, key, write, value, invoke: source.invokeTime, complete };
+}
+
+/**
+ * What a (well-formed) scan says about each key of `keys` (sorted; the
+ * universe or part of it) in its range: `visit(i, value)` for keys[i], in
+ * key order. A returned key has the returned value; a key not returned was
+ * absent, unless the scan stopped at `limit` before reaching it (keys after
+ * the last returned one are then unconstrained). Together these constraints
+ * hold iff the scan's output is exactly what the map would return.
+ *
+ * Precondition: the scan passed `malformedScan` (entries strictly ascending,
+ * inside the range), so one merge walk over the entries finds each value.
+ * A callback rather than a list: a scan-heavy history has over a million
+ * observations, and the replay (`replayInInvokeOrder`) needs no object for
+ * any of them.
+ */
+function scanObservations(
+  op: KvOperation,
+  keys: readonly string[],
+  visit: (index: number, value: string | undefined) => void,
+): void {
   const input = op.input;
   const output = op.output;
   assert(input.kind === 'scan' && output?.kind === 'scan', 'scanObservations: not an ok scan');
-  const returned = new Map(output.entries);
+  const entries = output.entries;
   // A full scan may have stopped early: keys after its last entry are unconstrained.
-  const full = output.entries.length >= input.limit;
-  const cut = output.entries.at(-1)?.[0];
-  const out: [string, string | undefined][] = [];
-  for (let i = lowerBound(universe, input.start); i < universe.length; i++) {
-    const key = universe[i]!;
+  const full = entries.length >= input.limit;
+  const cut = entries.at(-1)?.[0];
+  // Invariant: entries before `next` have keys below the current key.
+  let next = 0;
+  for (let i = lowerBound(keys, input.start); i < keys.length; i++) {
+    const key = keys[i]!;
     if (!inScanRange(key, input.start, input.end) || (full && (cut === undefined || key > cut))) break;
-    const value = returned.get(key);
-    if (value !== undefined) out.push([key, value]);
-    else out.push([key, undefined]);
+    while (next < entries.length && entries[next]![0] < key) next++;
+    const entry = entries[next];
+    visit(i, entry !== undefined && entry[0] === key ? entry[1] : undefined);
   }
-  return out;
 }
 
 /** The index of the first key >= `key` in a sorted list. */
@@ -249,11 +292,13 @@ function malformedScan(ops: readonly KvOperation[]): LinearizabilityResult | und
     if (output.entries.length > Math.max(0, input.limit)) {
       problem = `returned ${output.entries.length} entries, more than its limit ${input.limit}`;
     }
-    for (const [i, [k]] of output.entries.entries()) {
-      if (problem !== undefined) break;
+    // An index loop: a scan-heavy history has hundreds of thousands of entries.
+    const entries = output.entries;
+    for (let i = 0; i < entries.length && problem === undefined; i++) {
+      const k = entries[i]![0];
       key = k;
       if (!inScanRange(k, input.start, input.end)) problem = `returned key ${JSON.stringify(k)} outside its range`;
-      else if (i > 0 && !(output.entries[i - 1]![0] < k)) problem = `returned keys out of order at ${JSON.stringify(k)}`;
+      else if (i > 0 && !(entries[i - 1]![0] < k)) problem = `returned keys out of order at ${JSON.stringify(k)}`;
     }
     if (problem !== undefined) {
       const report = `malformed scan output: ${problem}\n  ${describeOperation(op)}`;
@@ -268,34 +313,216 @@ function allKeyOps(ops: readonly KvOperation[]): KeyOp[] {
   return ops.flatMap((op) => toKeyOps(op, universe));
 }
 
-/** Sub-histories per key, smallest first (cheap violations are found before the budget runs out). */
-function partitionByKey(ops: readonly KvOperation[]): Map<string, KeyOp[]> {
-  const byKey = new Map<string, KeyOp[]>();
-  const keyOps = allKeyOps(ops);
-  const observed = observedValues(keyOps);
-  for (const keyOp of keyOps) {
-    if (keyOp.write && keyOp.complete === Infinity && !observed.has(observation(keyOp))) continue;
-    let list = byKey.get(keyOp.key);
-    if (list === undefined) byKey.set(keyOp.key, (list = []));
-    list.push(keyOp);
+/**
+ * The sub-histories of `keys` (sorted, from the universe), each in history
+ * order, without the indeterminate writes no read observes (see the module
+ * comment). Keys left with no operation are absent; the rest are in key order.
+ */
+function partitionByKey(ops: readonly KvOperation[], keys: readonly string[]): Map<string, KeyOp[]> {
+  const indexOf = new Map(keys.map((key, i) => [key, i]));
+  const lists = keys.map((): KeyOp[] => []);
+  for (const op of ops) {
+    const input = op.input;
+    if (input.kind === 'scan') {
+      // Visits `keys` only, so no lookup by key per observation.
+      scanObservations(op, keys, (i, value) => lists[i]!.push(keyOp(op, keys[i]!, false, value)));
+      continue;
+    }
+    const i = indexOf.get(input.key);
+    if (i !== undefined) lists[i]!.push(...toKeyOps(op, keys));
   }
-  const sorted = [...byKey].sort(([ka, a], [kb, b]) => a.length - b.length || compareKeys(ka, kb));
-  return new Map(sorted);
+  const byKey = new Map<string, KeyOp[]>();
+  for (const [i, list] of lists.entries()) {
+    const kept = withoutUnobservedMaybes(list);
+    if (kept.length > 0) byKey.set(keys[i]!, kept);
+  }
+  return byKey;
 }
 
-/** An identity for "key k holds value v (or is absent)". */
+/** One key's operations without its indeterminate writes of a value no read of the key saw. */
+function withoutUnobservedMaybes(keyOps: KeyOp[]): KeyOp[] {
+  if (!keyOps.some((op) => op.complete === Infinity)) return keyOps;
+  const observed = new Set<string | undefined>();
+  for (const op of keyOps) if (!op.write) observed.add(op.value);
+  return keyOps.filter((op) => op.complete !== Infinity || observed.has(op.value));
+}
+
+/**
+ * An identity for "key k holds value v (or is absent)". The key's length
+ * prefix makes it unambiguous whatever the key and value contain (the value
+ * follows `=`, absence is `-`), and it is far cheaper than JSON.stringify.
+ */
 function observation(op: KeyOp): string {
-  return JSON.stringify([op.key, op.value ?? null]);
+  return op.value === undefined ? `${op.key.length}:${op.key}-` : `${op.key.length}:${op.key}=${op.value}`;
 }
 
+/**
+ * The observations of the reads, for `isUnobservedMaybeWrite`: only on keys
+ * an indeterminate write touches, the only ones it asks about.
+ */
 function observedValues(keyOps: readonly KeyOp[]): Set<string> {
-  return new Set(keyOps.filter((op) => !op.write).map(observation));
+  const maybeKeys = new Set<string>();
+  for (const op of keyOps) if (op.write && op.complete === Infinity) maybeKeys.add(op.key);
+  const observed = new Set<string>();
+  if (maybeKeys.size === 0) return observed;
+  for (const op of keyOps) if (!op.write && maybeKeys.has(op.key)) observed.add(observation(op));
+  return observed;
 }
 
 function isUnobservedMaybeWrite(op: KvOperation, observed: ReadonlySet<string>): boolean {
   if (op.status !== 'indeterminate') return false;
   const [keyOp] = toKeyOps(op, []);
   return keyOp !== undefined && keyOp.write && !observed.has(observation(keyOp));
+}
+
+// ---------------------------------------------------------------------------
+// The fast path: replay in invocation order
+
+/** One key's sub-history to check, in the order `checkLinearizable` visits them. */
+interface SubHistory {
+  readonly key: string;
+  /** Operations in the sub-history (after dropping indeterminate writes no read observes). */
+  readonly count: number;
+  /** The operations, or undefined when the replay already showed them linearizable. */
+  readonly keyOps: readonly KeyOp[] | undefined;
+}
+
+/**
+ * Every key's sub-history, smallest first (cheap violations are found before
+ * the budget runs out; ties in key order). With `replay`, the keys the
+ * replay reproduced come without their operations, which are never built:
+ * that is most of the saving on a scan-heavy history.
+ */
+function subHistories(ops: readonly KvOperation[], replay: boolean): SubHistory[] {
+  const universe = keyUniverse(ops);
+  const subs: SubHistory[] = [];
+  let rest: string[] = universe;
+  if (replay) {
+    const replayed = replayInInvokeOrder(ops, universe);
+    rest = [];
+    for (const [i, key] of universe.entries()) {
+      const count = replayed.counts[i]!;
+      if (replayed.reproduced[i] === 0) {
+        mark('linearizable: key not reproduced by the replay, full check');
+        rest.push(key);
+      } else if (count > 0) {
+        subs.push({ key, count, keyOps: undefined });
+      }
+    }
+  }
+  for (const [key, keyOps] of partitionByKey(ops, rest)) subs.push({ key, count: keyOps.length, keyOps });
+  return subs.sort((a, b) => a.count - b.count || compareKeys(a.key, b.key));
+}
+
+/** What replaying the history in invocation order showed, per key (by index in the universe). */
+interface Replay {
+  /** 1 = the replay reproduced every read of the key: its sub-history is linearizable. */
+  readonly reproduced: Uint8Array;
+  /** Operations in the key's sub-history, as `partitionByKey` would keep them (where reproduced). */
+  readonly counts: Int32Array;
+}
+
+/**
+ * The fast path: replays the `ok` operations in invocation order (ties by
+ * id) on one register per key, and checks every read against it: each get,
+ * and each key a scan constrains. One pass, no object per observation.
+ *
+ * Sound: invocation order extends real-time order (if a completes before b
+ * is invoked, a was invoked first), so a replay that reproduces every read
+ * of a key is a linearization of the key's sub-history. Indeterminate writes
+ * are left out, which is allowed (they may never take effect); a key with
+ * one that some read observes is left to the full check, so from a
+ * reproduced key the replay left out only writes `partitionByKey` drops too
+ * (and `counts` is the size of its sub-history). Not complete: a key whose
+ * operations overlap may linearize only in another order, so a key not
+ * reproduced gets the full check (pre-checks, search, shrinking), which
+ * finds and reports a violation exactly as without the fast path.
+ *
+ * Why it pays: in the simulator's histories a client runs one operation at a
+ * time and often has keys of its own, so the replay decides most keys, and a
+ * scan-heavy run's million observations cost one string comparison each.
+ */
+function replayInInvokeOrder(ops: readonly KvOperation[], universe: readonly string[]): Replay {
+  const indexOf = new Map(universe.map((key, i) => [key, i]));
+  const keyIndex = (key: string): number => {
+    const i = indexOf.get(key);
+    if (i === undefined) assert(false, `replay: key ${JSON.stringify(key)} is not in the universe`);
+    return i;
+  };
+  const reproduced = new Uint8Array(universe.length).fill(1);
+  const counts = new Int32Array(universe.length);
+  const registers = new Array<string | undefined>(universe.length).fill(undefined);
+  // The values read, kept only for keys with indeterminate writes: is one of them observed?
+  const observedByKey = new Array<Set<string | undefined> | undefined>(universe.length);
+  const maybes = ops.filter((op) => op.status === 'indeterminate');
+  for (const op of maybes) observedByKey[keyIndex(singleKey(op))] ??= new Set();
+  const read = (i: number, value: string | undefined): void => {
+    counts[i]!++;
+    if (registers[i] !== value) reproduced[i] = 0;
+    observedByKey[i]?.add(value);
+  };
+  for (const op of [...ops].sort(byInvokeTime)) {
+    if (op.status !== 'ok') continue;
+    const input = op.input;
+    switch (input.kind) {
+      case 'put':
+      case 'delete': {
+        const i = keyIndex(input.key);
+        registers[i] = input.kind === 'put' ? input.value : undefined;
+        counts[i]!++;
+        break;
+      }
+      case 'get':
+        read(keyIndex(input.key), op.output?.kind === 'get' ? op.output.value : undefined);
+        break;
+      case 'scan':
+        scanObservations(op, universe, read);
+        break;
+      default:
+        assertNever(input);
+    }
+  }
+  for (const op of maybes) {
+    const i = keyIndex(singleKey(op));
+    const value = op.input.kind === 'put' ? op.input.value : undefined;
+    if (observedByKey[i]!.has(value)) reproduced[i] = 0;
+  }
+  return { reproduced, counts };
+}
+
+/** The key of an indeterminate operation: a write (`relevantOperations` drops indeterminate reads). */
+function singleKey(op: KvOperation): string {
+  const input = op.input;
+  assert(input.kind === 'put' || input.kind === 'delete', `indeterminate operation #${op.id} is not a write`);
+  return input.key;
+}
+
+function byInvokeTime(a: KvOperation, b: KvOperation): number {
+  return a.invokeTime - b.invokeTime || a.id - b.id;
+}
+
+/**
+ * The verdict on a key the replay reproduced: `ok`, charged one step per
+ * operation. The search places at most one operation per step, so on this
+ * key it would have spent at least that many, and it answers `unknown` for
+ * sure when fewer remain: that answer (and reason) is kept. Otherwise the
+ * key is `ok` where the search might still have run out, and later keys get
+ * at least the budget they had. So verdicts only change from `unknown` to
+ * the right answer, and a violation found at a key is the one found before,
+ * with the same report (the key gets the same check with no less budget).
+ */
+function chargeReplayed(sub: SubHistory, budget: Budget, limit: number): LinearizabilityResult {
+  if (budget.remaining < sub.count) {
+    budget.remaining = 0;
+    return budgetExhausted(sub.key, sub.count, limit);
+  }
+  budget.remaining -= sub.count;
+  mark('linearizable: key decided by the replay');
+  return { verdict: 'ok' };
+}
+
+function budgetExhausted(key: string, count: number, limit: number): LinearizabilityResult {
+  return { verdict: 'unknown', reason: `search budget of ${limit} steps exhausted at key ${JSON.stringify(key)} (${count} operations)` };
 }
 
 /**
@@ -851,10 +1078,7 @@ function checkKey(key: string, keyOps: readonly KeyOp[], budget: Budget, limit: 
   }
   const verdict = searchRegister(sorted, budget);
   if (verdict === 'ok') return { verdict: 'ok' };
-  if (verdict === 'unknown') {
-    const reason = `search budget of ${limit} steps exhausted at key ${JSON.stringify(key)} (${sorted.length} operations)`;
-    return { verdict: 'unknown', reason };
-  }
+  if (verdict === 'unknown') return budgetExhausted(key, sorted.length, limit);
   const minimal = minimize(shortestBadPrefix(sorted, isBad, limits), isWrite, isBad, limits);
   return registerViolation(key, minimal, sorted.length, limits);
 }
@@ -948,7 +1172,7 @@ function badReadWitness(read: KeyOp, sorted: readonly KeyOp[]): KeyOp[] {
 }
 
 function mapViolation(ops: readonly KvOperation[], limit: number): LinearizabilityResult {
-  const sorted = [...ops].sort((a, b) => a.invokeTime - b.invokeTime || a.id - b.id);
+  const sorted = [...ops].sort(byInvokeTime);
   const baseline = readGrades(allKeyOps(sorted));
   const limits: ShrinkLimits = { attempts: MAX_SHRINK_ATTEMPTS, budget: { remaining: limit } };
   const isBad = (sub: readonly KvOperation[]): boolean => {
