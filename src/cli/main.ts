@@ -4,6 +4,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ClientError } from '../client/errors.js';
+import { RaftServerError } from '../server/raft_server.js';
+import { StoreNodeError } from '../server/store_node.js';
 import { EngineError } from '../storage/engine.js';
 import { EXIT } from './exit_codes.js';
 import { UsageError } from './format.js';
@@ -46,7 +48,8 @@ function reportError(err: unknown): number {
     process.stderr.write(`error: ${err.message}\n`);
     return EXIT.usage;
   }
-  if (err instanceof ClientError || err instanceof EngineError) {
+  // Operating errors with a message written for the user: no stack trace.
+  if (err instanceof ClientError || err instanceof EngineError || err instanceof RaftServerError || err instanceof StoreNodeError) {
     process.stderr.write(`error: ${err.message}\n`);
     return EXIT.failed;
   }

@@ -3,13 +3,24 @@
  * principle 19). Bad input never gets here: handlers answer it in the
  * response body. What gets here is operational (storage stopped, I/O error)
  * or a bug. Assertion failures are not mapped: they crash the process.
+ *
+ * Region errors (`STORAGE_REGION_ERROR`) belong in the response's
+ * `regionError` field, and the raw handlers put them there. One that escapes
+ * a handler anyway (a handler that does not answer them yet) is UNAVAILABLE,
+ * like TiKV's "region error → retry elsewhere": the request was well formed,
+ * this store cannot serve it now, and a retry after refreshing the route may
+ * succeed. It is never INVALID_ARGUMENT, which tells a client not to retry.
+ * The status details keep the region error's message, so a client can still
+ * tell an `OutcomeUnknown` (the write may have applied) from a definite
+ * refusal (docs/ERRORS.md).
  */
 import { status } from '@grpc/grpc-js';
 import type { ServiceError } from '@grpc/grpc-js';
 import { Metadata } from '@grpc/grpc-js';
-import { AssertionError } from '../util/assert.js';
+import { AssertionError, assertNever } from '../util/assert.js';
 import { EngineError, ENGINE_ERROR_CODES } from '../storage/engine.js';
 import { StorageError, STORAGE_ERROR_CODES } from '../storage/storage.js';
+import type { StorageErrorCode } from '../storage/storage.js';
 import { UnimplementedError } from './server.js';
 
 export function serviceError(code: status, details: string): ServiceError {
@@ -20,10 +31,7 @@ export function serviceError(code: status, details: string): ServiceError {
 export function toServiceError(err: unknown): ServiceError {
   if (err instanceof AssertionError) throw err;
   if (err instanceof UnimplementedError) return serviceError(status.UNIMPLEMENTED, err.message);
-  if (err instanceof StorageError) {
-    const code = err.code === STORAGE_ERROR_CODES.Stopped ? status.UNAVAILABLE : status.INVALID_ARGUMENT;
-    return serviceError(code, err.message);
-  }
+  if (err instanceof StorageError) return serviceError(storageErrorStatus(err.code), err.message);
   if (err instanceof EngineError) {
     switch (err.code) {
       case ENGINE_ERROR_CODES.Closed:
@@ -37,4 +45,17 @@ export function toServiceError(err: unknown): ServiceError {
     }
   }
   return serviceError(status.INTERNAL, err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+}
+
+/** The status of a storage error that escaped a handler. */
+function storageErrorStatus(code: StorageErrorCode): status {
+  switch (code) {
+    case STORAGE_ERROR_CODES.InvalidCf:
+      return status.INVALID_ARGUMENT;
+    case STORAGE_ERROR_CODES.Stopped:
+    case STORAGE_ERROR_CODES.RegionError:
+      return status.UNAVAILABLE;
+    default:
+      return assertNever(code);
+  }
 }

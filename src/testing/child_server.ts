@@ -1,6 +1,7 @@
 /**
- * Test support: runs `tinykv server --standalone` as a real child process,
- * the way an operator would, so tests can SIGKILL it and restart it.
+ * Test support: runs `tinykv server` (`--standalone` unless told otherwise)
+ * as a real child process, the way an operator would, so tests can SIGKILL
+ * it and restart it.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -23,11 +24,14 @@ export interface SpawnResult {
   readonly stderr: string;
 }
 
-/** Starts a server and waits for its `listening on <addr>` line. */
-export async function spawnServer(dataDir: string, timeoutMs = 15_000): Promise<ChildServer> {
+/**
+ * Starts a server and waits for its `listening on <addr>` line. `modeArgs`
+ * choose the mode and its options (e.g. `['--raft', '--raft-tick-ms', '20']`).
+ */
+export async function spawnServer(dataDir: string, timeoutMs = 15_000, modeArgs: readonly string[] = ['--standalone']): Promise<ChildServer> {
   const child = spawn(
     process.execPath,
-    [TINYKV_BIN, 'server', '--standalone', '--data-dir', dataDir, '--addr', '127.0.0.1:0', '--log-level', 'warn'],
+    [TINYKV_BIN, 'server', ...modeArgs, '--data-dir', dataDir, '--addr', '127.0.0.1:0', '--log-level', 'warn'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stdout = '';
