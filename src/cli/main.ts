@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { ClientError } from '../client/errors.js';
 import { RaftServerError } from '../server/raft_server.js';
+import { StandaloneError } from '../server/standalone.js';
 import { StoreNodeError } from '../server/store_node.js';
 import { EngineError } from '../storage/engine.js';
 import { EXIT } from './exit_codes.js';
@@ -49,7 +50,7 @@ function reportError(err: unknown): number {
     return EXIT.usage;
   }
   // Operating errors with a message written for the user: no stack trace.
-  if (err instanceof ClientError || err instanceof EngineError || err instanceof RaftServerError || err instanceof StoreNodeError) {
+  if (err instanceof ClientError || err instanceof EngineError || err instanceof RaftServerError || err instanceof StoreNodeError || err instanceof StandaloneError) {
     process.stderr.write(`error: ${err.message}\n`);
     return EXIT.failed;
   }

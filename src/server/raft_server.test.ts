@@ -2,7 +2,8 @@
 // API over gRPC from RaftStorage: values written through raft are read back
 // by ReadIndex reads, region errors come back in the responses'
 // `regionError` field, a restart on the same data dir loads the store, stop
-// releases the data-dir lock, and a standalone data dir is refused.
+// releases the data-dir lock, a standalone data dir is refused, and a
+// standalone server refuses a raft data dir.
 // Method: startRaftServer on LMDB in a temp dir with a 20 ms tick, driven by
 // the generated gRPC client over loopback (the same client path as the CLI).
 import { afterEach, beforeEach, describe, test } from 'node:test';
@@ -21,6 +22,7 @@ import { grpcApi } from './_test_driver.js';
 import type { RawApi } from './_test_driver.js';
 import { RAFT_SERVER_ERROR_CODES, RaftServerError, startRaftServer } from './raft_server.js';
 import type { RunningRaftServer } from './raft_server.js';
+import { STANDALONE_ERROR_CODES, StandaloneError, startStandalone } from './standalone.js';
 
 const TICK_MS = 20;
 const enc = (s: string): Buffer => Buffer.from(s);
@@ -106,6 +108,16 @@ describe('raft server', () => {
     await assert.rejects(
       () => startRaftServer({ dataDir, addr: '127.0.0.1:0', logger: silentLogger(), baseTickMs: TICK_MS }),
       (err: unknown) => err instanceof RaftServerError && err.code === RAFT_SERVER_ERROR_CODES.StandaloneData,
+    );
+    assert.equal(fs.existsSync(path.join(dataDir, 'LOCK')), false);
+  });
+
+  test('a standalone server refuses a raft data dir and leaves it unlocked', async () => {
+    const first = await start();
+    await first.server.stop();
+    await assert.rejects(
+      () => startStandalone({ dataDir, addr: '127.0.0.1:0', logger: silentLogger() }),
+      (err: unknown) => err instanceof StandaloneError && err.code === STANDALONE_ERROR_CODES.RaftData,
     );
     assert.equal(fs.existsSync(path.join(dataDir, 'LOCK')), false);
   });

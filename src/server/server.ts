@@ -52,7 +52,7 @@ export const UNIMPLEMENTED_METHODS = {
   kvCheckTxnStatus: 'KvCheckTxnStatus is not implemented: transactional (Percolator) commands are not served by this build',
   kvBatchRollback: 'KvBatchRollback is not implemented: transactional (Percolator) commands are not served by this build',
   kvResolveLock: 'KvResolveLock is not implemented: transactional (Percolator) commands are not served by this build',
-  raft: 'Raft is not implemented: a standalone server has no raft peers',
-  snapshot: 'Snapshot is not implemented: a standalone server has no raft peers',
+  raft: 'Raft is not implemented: stores do not exchange raft messages over gRPC yet (one store per server)',
+  snapshot: 'Snapshot is not implemented: stores do not exchange raft messages over gRPC yet (one store per server)',
   coprocessor: 'Coprocessor is not implemented: no coprocessor is served by this build',
 } as const;
