@@ -84,6 +84,8 @@ export class SimStore {
   private nextStreamId = 1;
   /** Snapshot streams being received, by "<from store>:<stream id>", oldest first. */
   private readonly incoming = new Map<string, SnapshotAssembler>();
+  /** Commands this incarnation answered, by endpoint and request id: each gets exactly one answer. */
+  private answered = new Set<number>();
 
   constructor(deps: SimStoreDeps, config: SimStoreConfig) {
     this.deps = deps;
@@ -107,6 +109,7 @@ export class SimStore {
     });
     this.persisting = false;
     this.incoming.clear();
+    this.answered = new Set();
     this.record(`start regions [${this.core.regionIds().join(',')}]`);
     this.scheduleTick(this.deps.prng.intInclusive(1, this.config.tickMs));
     this.scheduleHeartbeat(this.deps.prng.intInclusive(1, this.config.heartbeatMs));
@@ -275,6 +278,9 @@ export class SimStore {
   }
 
   private respond(replyTo: ReplyTo, response: RaftCmdResponse, regionView: RegionView | undefined): void {
+    const id = replyTo.endpoint * 2 ** 32 + replyTo.reqId;
+    if (this.answered.has(id)) assert(false, `store ${this.storeId}: request ${replyTo.reqId} of ${replyTo.endpoint} answered twice`);
+    this.answered.add(id);
     let entries: [string, string][] | undefined;
     if (regionView !== undefined) {
       if (replyTo.scan !== undefined) entries = scanView(regionView, replyTo.scan);
