@@ -21,16 +21,19 @@ let failed = 0;
 function runOne(name) {
   return new Promise((resolve) => {
     const started = Date.now();
-    const child = spawn(process.execPath, [bin, 'sim', 'run', name, '--seeds', seeds], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(process.execPath, [bin, 'sim', 'run', name, '--seeds', seeds], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    let err = '';
     child.stdout.on('data', (d) => { out += d; });
-    child.on('close', () => {
+    // stderr carries the progress line; keep its tail for a crash report.
+    child.stderr.on('data', (d) => { err = (err + d).slice(-4000); });
+    child.on('close', (code, signal) => {
       const lines = out.trim().split('\n');
       for (const l of lines) if (l.startsWith('FAIL')) process.stdout.write(`${l}\n`);
       const m = /^(\d+) passed, (\d+) failed$/.exec(lines.at(-1) ?? '');
       if (m === null) {
         failed++;
-        process.stdout.write(`${name}: no result line (crashed?)\n`);
+        process.stdout.write(`${name}: no result line (exit ${code ?? signal}); stderr tail:\n${err.split('\r').slice(-3).join('\n')}\n`);
       } else {
         passed += Number(m[1]);
         failed += Number(m[2]);

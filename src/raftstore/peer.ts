@@ -28,8 +28,8 @@
  */
 import type { Error as RegionError } from '../pb/errorpb.js';
 import type { Peer as PeerMeta, Region } from '../pb/metapb.js';
-import { AdminCmdType, CmdType, RaftCmdRequest } from '../pb/raft_cmdpb.js';
-import type { RaftCmdResponse, Response } from '../pb/raft_cmdpb.js';
+import { AdminCmdType, RaftCmdRequest } from '../pb/raft_cmdpb.js';
+import type { RaftCmdResponse } from '../pb/raft_cmdpb.js';
 import type { RaftMessage, RaftTruncatedState } from '../pb/raft_serverpb.js';
 import { RawNode } from '../raft/raw_node.js';
 import { SnapshotStatus } from '../raft/raw_node.js';
@@ -39,28 +39,26 @@ import type { InitialState, Storage } from '../raft/storage.js';
 import { EntryType, MessageType, RAFT_ERROR_CODES, StateType } from '../raft/types.js';
 import type { Entry, Message, RaftError, Snapshot } from '../raft/types.js';
 import { CF_RAFT } from '../storage/engine.js';
-import type { ReadView, ViewableReader } from '../storage/engine.js';
+import type { ViewableReader } from '../storage/engine.js';
 import type { WriteBatch } from '../storage/write_batch.js';
 import { assert } from '../util/assert.js';
 import { mark } from '../util/marks.js';
 import type { Rng } from '../util/prng.js';
-import { cfOf, checkEpoch, checkHeader, checkRequests, classify } from './cmd_check.js';
+import { applyWrites, compactLogOf, compactTo } from './apply.js';
+import { checkEpoch, checkHeader, checkRequests, classify } from './cmd_check.js';
 import type { RaftstoreConfig } from './config.js';
 import { raftLogKeyRange, raftLogIndex } from './meta/keys.js';
 import { PeerStorage } from './peer_storage.js';
 import type { PendingUpdate } from './peer_storage.js';
-import {
-  errorResponse, invalidRequest, notLeader, outcomeUnknown, serverIsBusy, staleCommand,
-} from './region_errors.js';
+import { Proposals } from './proposals.js';
+import type { Answer, QueuedProposal } from './proposals.js';
+import { executeRead, ReadQueue } from './reads.js';
+import type { RegionView } from './reads.js';
+import { errorResponse, invalidRequest, notLeader, serverIsBusy } from './region_errors.js';
+import { adminResponse } from './responses.js';
 import { decodeSnapshotData, SnapshotError } from './snapshot.js';
 
-/** A consistent read view of a region's data with the region it was taken for (HARD-CASES P2). */
-export interface RegionView {
-  /** An immutable copy: later epoch changes do not alter it. */
-  readonly region: Region;
-  /** Close it when done. */
-  readonly view: ReadView;
-}
+export type { RegionView } from './reads.js';
 
 /** What the shell must do for a peer. `R` is the shell's reply address for a command. */
 export type PeerEffect<R> =
@@ -91,44 +89,17 @@ export interface PeerObserver {
   onLeader(regionId: number, peerId: number, term: number): void;
 }
 
-interface Proposal<R> {
-  readonly index: number;
-  readonly term: number;
-  /** Undefined for the peer's own proposals (CompactLog). */
-  readonly replyTo: R | undefined;
-}
-
-/** A write accepted by the peer, to be proposed with the others of its round. */
-interface QueuedProposal<R> {
-  readonly data: Buffer;
-  readonly replyTo: R | undefined;
-  /** The peer's own CompactLog (its refusal re-arms the GC tick). */
-  readonly compactLog: boolean;
-}
-
-interface PendingRead<R> {
-  readonly replyTo: R;
-  readonly request: RaftCmdRequest;
-  /** The leadership term the read was asked in (raft forgets its reads when the term changes). */
-  readonly term: number;
-  /** Set when the ReadState arrives: serve once applied >= index. */
-  index: number | undefined;
-}
-
 /** The work of one round, between prepareRound and finishRound. */
 export interface PeerRound<R> {
   readonly ready: Ready;
   readonly updates: readonly PendingUpdate[];
   /** Answers to send once the batch is durable. */
-  readonly answers: readonly PeerEffect<R>[];
+  readonly answers: readonly Answer<R>[];
   /** The batch must be fsynced before finishRound (a Ready step 1 with mustSync, or a snapshot). */
   readonly sync: boolean;
 }
 
 const EMPTY_EFFECTS: readonly never[] = Object.freeze([]);
-
-/** A ReadIndex context: the term (u48 LE) and a read id (u32 LE), unique for the leadership. */
-const readCtxBytes = 10;
 
 export class RegionPeer<R> {
   readonly regionId: number;
@@ -136,14 +107,13 @@ export class RegionPeer<R> {
   readonly storage: PeerStorage;
   private readonly deps: PeerDeps;
   private readonly rawNode: RawNode;
-  private readonly proposals: Proposal<R>[] = [];
   /**
-   * Writes accepted since the last round, proposed together at the next one
-   * (one append and one MsgAppend per follower for all of them).
+   * Writes: accepted ones are proposed together at the next round (one
+   * append and one MsgAppend per follower for all of them), then tracked
+   * until an applied entry or a snapshot settles them.
    */
-  private queued: QueuedProposal<R>[] = [];
-  private readonly reads = new Map<number, PendingRead<R>>();
-  private nextReadId = 1;
+  private readonly proposals: Proposals<R>;
+  private readonly reads = new ReadQueue<R>();
   private outbox: PeerEffect<R>[] = [];
   /** Applied index and truncated state as staged (ahead of storage's durable ones within a round). */
   private stagedApplied: number;
@@ -163,6 +133,7 @@ export class RegionPeer<R> {
     this.storage = storage;
     this.regionId = storage.regionId;
     this.peerId = deps.peerId;
+    this.proposals = new Proposals<R>(storage.regionId);
     const applied = storage.appliedIndex;
     this.stagedApplied = applied;
     this.stagedTruncated = storage.truncatedState;
@@ -221,7 +192,7 @@ export class RegionPeer<R> {
 
   /** Commands waiting for their entry to apply or their read to be served. */
   get pendingCount(): number {
-    return this.proposals.length + this.queued.length + this.reads.size;
+    return this.proposals.count + this.reads.size;
   }
 
   /** Effects queued since the last call (the shell executes them in order). */
@@ -301,7 +272,7 @@ export class RegionPeer<R> {
     // later term): answer ours, or they would wait forever.
     if (this.reads.size > 0 && (rd.softState !== undefined || rd.hardState !== undefined)) this.dropUnconfirmedReads();
     const updates: PendingUpdate[] = [];
-    const answers: PeerEffect<R>[] = [];
+    const answers: Answer<R>[] = [];
     if (rd.snapshot !== undefined) updates.push(this.stageSnapshot(batch, rd.snapshot, answers));
     const raftUpdate = this.storage.stageReady(batch, rd);
     if (raftUpdate !== undefined) updates.push(raftUpdate);
@@ -318,13 +289,8 @@ export class RegionPeer<R> {
     for (const u of round.updates) this.storage.applyPersisted(u);
     const rd = round.ready;
     for (const m of rd.messages) this.send(m);
-    for (const a of round.answers) this.outbox.push(a);
-    for (const rs of rd.readStates) {
-      const ctx = rs.requestCtx;
-      if (ctx.length !== readCtxBytes) continue;
-      const read = this.reads.get(ctx.readUInt32LE(6));
-      if (read !== undefined && ctx.readUIntLE(0, 6) === read.term) read.index = rs.index;
-    }
+    for (const a of round.answers) this.respond(a.replyTo, a.response);
+    this.reads.confirm(rd.readStates);
     this.rawNode.advance(rd);
     this.serveReads();
     if (this.compactInFlight !== undefined && this.storage.truncatedIndex >= this.compactInFlight.index) this.compactInFlight = undefined;
@@ -332,10 +298,10 @@ export class RegionPeer<R> {
 
   /** Answers everything pending with `error` (the peer is going away: shutdown or destroy). */
   abandonPending(error: RegionError): void {
-    for (const q of this.queued.splice(0)) if (q.replyTo !== undefined) this.respond(q.replyTo, errorResponse(error, this.term));
-    for (const p of this.proposals.splice(0)) if (p.replyTo !== undefined) this.respond(p.replyTo, errorResponse(error, this.term));
-    for (const r of [...this.reads.values()]) this.respond(r.replyTo, errorResponse(error, this.term));
-    this.reads.clear();
+    const answers: Answer<R>[] = [];
+    this.proposals.abandon(error, this.term, answers);
+    for (const a of answers) this.respond(a.replyTo, a.response);
+    for (const r of this.reads.takeAll()) this.respond(r.replyTo, errorResponse(error, this.term));
   }
 
   // ---- commands ----
@@ -354,20 +320,19 @@ export class RegionPeer<R> {
       this.refuse(replyTo, this.notLeaderError());
       return false;
     }
-    const pending = this.proposals.length + this.queued.length;
+    const pending = this.proposals.count;
     if (pending >= this.deps.config.proposalsMax) {
       this.refuse(replyTo, serverIsBusy(`${pending} proposals pending`));
       return false;
     }
-    this.queued.push({ data: Buffer.from(RaftCmdRequest.encode(request).finish()), replyTo, compactLog });
+    this.proposals.enqueue({ data: Buffer.from(RaftCmdRequest.encode(request).finish()), replyTo, compactLog });
     return true;
   }
 
   /** Proposes the round's queued writes as one batch, or refuses them all. */
   private flushProposals(): void {
-    if (this.queued.length === 0) return;
-    const queued = this.queued;
-    this.queued = [];
+    const queued: QueuedProposal<R>[] = this.proposals.takeQueued();
+    if (queued.length === 0) return;
     const raft = this.rawNode.raft;
     const index = raft.raftLog.lastIndex() + 1;
     const term = raft.term;
@@ -383,7 +348,7 @@ export class RegionPeer<R> {
     // The entries must have landed at index.. in `term`: (index, term) identifies each at apply.
     const last = index + queued.length - 1;
     assert(raft.raftLog.lastIndex() === last && raft.raftLog.term(last) === term, `region ${this.regionId}: proposals not at ${index}..${last}/${term}`);
-    for (let i = 0; i < queued.length; i++) this.proposals.push({ index: index + i, term, replyTo: (queued[i] as QueuedProposal<R>).replyTo });
+    this.proposals.track(index, term, queued);
   }
 
   private proposeRefusal(err: RaftError): RegionError {
@@ -421,62 +386,28 @@ export class RegionPeer<R> {
   private startRead(request: RaftCmdRequest, replyTo: R): void {
     if (!this.isLeader) return this.refuse(replyTo, this.notLeaderError());
     if (this.reads.size >= this.deps.config.readsMax) return this.refuse(replyTo, serverIsBusy(`${this.reads.size} reads pending`));
-    const id = this.nextReadId++;
-    const ctx = Buffer.allocUnsafe(readCtxBytes);
-    ctx.writeUIntLE(this.term, 0, 6);
-    ctx.writeUInt32LE(id >>> 0, 6);
+    const { id, ctx } = this.reads.context(this.term);
     const err = this.rawNode.readIndex(ctx);
     if (err !== undefined) return this.refuse(replyTo, this.notLeaderError());
-    this.reads.set(id >>> 0, { replyTo, request, term: this.term, index: undefined });
+    this.reads.add(id, { replyTo, request, term: this.term, index: undefined });
   }
 
   /** Reads whose read index is applied: served from one read view each, in read-id order. */
   private serveReads(): void {
-    if (this.reads.size === 0) return;
-    const applied = this.storage.appliedIndex;
-    for (const [id, r] of [...this.reads].sort((a, b) => a[0] - b[0])) {
-      if (r.index === undefined || r.index > applied) continue;
-      this.reads.delete(id);
+    for (const r of this.reads.takeServable(this.storage.appliedIndex)) {
       // The region may have changed since the read was accepted: check again at the read point.
       const stale = checkEpoch(r.request, this.region) ?? checkRequests(r.request, this.region);
       if (stale !== undefined) {
         this.respond(r.replyTo, errorResponse(stale, this.term));
         continue;
       }
-      this.respond(r.replyTo, ...this.executeRead(r.request));
+      this.respond(r.replyTo, ...executeRead(this.deps.kvEngine, this.region, r.request, this.term));
     }
   }
 
-  private executeRead(request: RaftCmdRequest): [RaftCmdResponse, RegionView | undefined] {
-    const view = this.deps.kvEngine.readView();
-    const responses: Response[] = [];
-    let wantsView = false;
-    for (const r of request.requests) {
-      if (r.cmdType === CmdType.Get && r.get !== undefined) {
-        const value = view.get(cfOf(r.get.cf), r.get.key);
-        responses.push(response(CmdType.Get, { get: { value: value === undefined ? Buffer.alloc(0) : Buffer.from(value) } }));
-      } else {
-        wantsView = true;
-        responses.push(response(CmdType.Snap, { snap: { region: cloneRegion(this.region) } }));
-      }
-    }
-    const resp: RaftCmdResponse = { header: okHeader(this.term), responses, adminResponse: undefined };
-    if (!wantsView) {
-      view.close();
-      return [resp, undefined];
-    }
-    return [resp, { region: cloneRegion(this.region), view }];
-  }
-
-  /**
-   * A confirmed read stays valid after losing leadership; an unconfirmed one
-   * of an ended leadership is answered NotLeader.
-   */
+  /** Unconfirmed reads of an ended leadership are answered NotLeader (raft forgot them). */
   private dropUnconfirmedReads(): void {
-    const liveTerm = this.isLeader ? this.term : -1;
-    for (const [id, r] of [...this.reads].sort((a, b) => a[0] - b[0])) {
-      if (r.index !== undefined || r.term === liveTerm) continue;
-      this.reads.delete(id);
+    for (const r of this.reads.takeUnconfirmed(this.isLeader ? this.term : -1)) {
       this.respond(r.replyTo, errorResponse(this.notLeaderError(), this.term));
     }
   }
@@ -508,14 +439,14 @@ export class RegionPeer<R> {
    * part): data writes and the apply state go in the same batch. Answers to
    * this peer's proposals are collected for after the batch is durable.
    */
-  private stageApply(batch: WriteBatch, entries: readonly Entry[], answers: PeerEffect<R>[]): PendingUpdate | undefined {
+  private stageApply(batch: WriteBatch, entries: readonly Entry[], answers: Answer<R>[]): PendingUpdate | undefined {
     if (entries.length === 0) return undefined;
     for (const e of entries) {
       if (!(e.index === this.stagedApplied + 1)) assert(false, `region ${this.regionId} peer ${this.peerId}: applying ${e.index} after ${this.stagedApplied}`);
       this.stagedApplied = e.index;
       this.deps.observer?.onApply(this.regionId, this.peerId, e);
       const resp = this.applyEntry(batch, e);
-      this.settleProposals(e.index, e.term, resp, answers);
+      this.proposals.settleApplied(e.index, e.term, resp, this.term, answers);
     }
     return this.storage.stageApplyState(batch, { appliedIndex: this.stagedApplied, truncatedState: { ...this.stagedTruncated } });
   }
@@ -527,32 +458,12 @@ export class RegionPeer<R> {
     // The epoch may have changed between proposal and apply: check again (TinyKV checks at apply too).
     const stale = checkEpoch(request, this.region);
     if (stale !== undefined) return errorResponse(stale, this.term);
-    const admin = request.adminRequest;
-    if (admin !== undefined) return this.applyAdmin(e, request);
-    const responses: Response[] = [];
-    for (const r of request.requests) {
-      if (r.cmdType === CmdType.Put && r.put !== undefined) {
-        batch.put(cfOf(r.put.cf), r.put.key, r.put.value);
-        responses.push(response(CmdType.Put, { put: {} }));
-      } else if (r.cmdType === CmdType.Delete && r.delete !== undefined) {
-        batch.delete(cfOf(r.delete.cf), r.delete.key);
-        responses.push(response(CmdType.Delete, { delete: {} }));
-      } else {
-        assert(false, `region ${this.regionId}: a committed entry at ${e.index} holds a ${CmdType[r.cmdType]} request`);
-      }
-    }
-    return { header: okHeader(this.term), responses, adminResponse: undefined };
-  }
-
-  private applyAdmin(e: Entry, request: RaftCmdRequest): RaftCmdResponse {
-    const admin = request.adminRequest;
-    assert(admin !== undefined && admin.cmdType === AdminCmdType.CompactLog && admin.compactLog !== undefined, `region ${this.regionId}: unexpected admin entry at ${e.index}`);
-    const { compactIndex, compactTerm } = admin.compactLog;
+    const where = `region ${this.regionId} entry ${e.index}`;
+    if (request.adminRequest === undefined) return applyWrites(batch, request, this.term, where);
     // A stale or already-covered CompactLog changes nothing (TinyKV ignores it too).
-    if (compactIndex > this.stagedTruncated.index && compactIndex <= this.stagedApplied) {
-      const stored = compactIndex === this.stagedApplied && compactIndex === e.index ? e.term : this.termAt(compactIndex);
-      if (stored !== undefined && stored !== compactTerm) assert(false, `region ${this.regionId}: CompactLog ${compactIndex}/${compactTerm} but the log has term ${stored}`);
-      this.stagedTruncated = { index: compactIndex, term: compactTerm };
+    const truncated = compactTo(compactLogOf(request, where), this.stagedTruncated, this.stagedApplied, (i) => (i === e.index ? e.term : this.termAt(i)), where);
+    if (truncated !== undefined) {
+      this.stagedTruncated = truncated;
       mark('raftstore: compact log applied');
     }
     return adminResponse(AdminCmdType.CompactLog, this.term);
@@ -568,46 +479,10 @@ export class RegionPeer<R> {
     }
   }
 
-  /**
-   * Answers the proposals an applied entry (index, term) settles: its own
-   * (same index and term: Log Matching says it is the same entry), proposals
-   * at the same index of another term (overwritten), and proposals of an
-   * older term at later indexes (no future leader holds them: every entry
-   * after one of term t in a log has a term >= t).
-   */
-  private settleProposals(index: number, term: number, resp: RaftCmdResponse | undefined, answers: PeerEffect<R>[]): void {
-    const keep: Proposal<R>[] = [];
-    for (const p of this.proposals) {
-      if (p.index === index && p.term === term) {
-        if (p.replyTo !== undefined) answers.push({ kind: 'respond', replyTo: p.replyTo, response: resp ?? errorResponse(staleCommand('empty entry'), this.term) });
-      } else if (p.index < index) {
-        // Skipped without being applied: only a snapshot does that, and it settles them first.
-        assert(false, `region ${this.regionId}: proposal ${p.index}/${p.term} left behind by apply of ${index}`);
-      } else if (p.index === index || p.term < term) {
-        mark('raftstore: proposal superseded, stale command');
-        if (p.replyTo !== undefined) answers.push({ kind: 'respond', replyTo: p.replyTo, response: errorResponse(staleCommand(`entry ${p.index}/${p.term} superseded by ${index}/${term}`), this.term) });
-      } else {
-        keep.push(p);
-      }
-    }
-    if (keep.length !== this.proposals.length) this.proposals.splice(0, this.proposals.length, ...keep);
-  }
-
-  private stageSnapshot(batch: WriteBatch, snap: Snapshot, answers: PeerEffect<R>[]): PendingUpdate {
+  private stageSnapshot(batch: WriteBatch, snap: Snapshot, answers: Answer<R>[]): PendingUpdate {
     const index = snap.metadata?.index ?? 0;
     const term = snap.metadata?.term ?? 0;
-    // Proposals the snapshot covers may or may not have applied: only the log could tell.
-    const keep: Proposal<R>[] = [];
-    for (const p of this.proposals) {
-      if (p.index <= index) {
-        if (p.replyTo !== undefined) answers.push({ kind: 'respond', replyTo: p.replyTo, response: errorResponse(outcomeUnknown(`entry ${p.index} covered by snapshot ${index}`), this.term) });
-      } else if (p.term < term) {
-        if (p.replyTo !== undefined) answers.push({ kind: 'respond', replyTo: p.replyTo, response: errorResponse(staleCommand(`entry ${p.index}/${p.term} superseded by snapshot ${index}/${term}`), this.term) });
-      } else {
-        keep.push(p);
-      }
-    }
-    this.proposals.splice(0, this.proposals.length, ...keep);
+    this.proposals.settleSnapshot(index, term, this.term, answers);
     const update = this.storage.stageApplySnapshot(batch, batch, snap);
     mark('raftstore: snapshot applied');
     this.stagedApplied = index;
@@ -698,33 +573,6 @@ export class RegionPeer<R> {
     const p = this.region.peers.find((x) => x.id === id);
     return p === undefined ? undefined : { ...p };
   }
-}
-
-function okHeader(term: number): RaftCmdResponse['header'] {
-  return { error: undefined, uuid: Buffer.alloc(0), currentTerm: term };
-}
-
-function response(cmdType: CmdType, body: Partial<Response>): Response {
-  return { cmdType, get: undefined, put: undefined, delete: undefined, snap: undefined, ...body };
-}
-
-function adminResponse(cmdType: AdminCmdType, term: number): RaftCmdResponse {
-  return {
-    header: okHeader(term),
-    responses: [],
-    adminResponse: {
-      cmdType, changePeer: undefined, split: undefined,
-      compactLog: cmdType === AdminCmdType.CompactLog ? {} : undefined,
-      transferLeader: cmdType === AdminCmdType.TransferLeader ? {} : undefined,
-    },
-  };
-}
-
-function cloneRegion(r: Region): Region {
-  return {
-    id: r.id, startKey: Buffer.from(r.startKey), endKey: Buffer.from(r.endKey),
-    regionEpoch: r.regionEpoch === undefined ? undefined : { ...r.regionEpoch }, peers: r.peers.map((p) => ({ ...p })),
-  };
 }
 
 /** The index of the region's first stored log entry, if any (where log GC resumes after a restart). */

@@ -44,20 +44,27 @@ const electionTimeoutMs = TINYKV_TIMING.tickMs * TINYKV_TIMING.electionTick;
 const iterations = 3;
 const windowMs = 5_000;
 const storeCount = 5;
+/** Bound on one client's appends per iteration (about 1,000 happen with the drawn latencies). */
+const appendsPerIterationMax = 10_000;
 
 /** Everything the seed decides beyond TinyKV's parameters: delays, disk latency, crash behaviour. */
 export function drawClusterOptions(prng: Prng, params: GenericParams, count = storeCount): ClusterOptions {
-  const delayMin = prng.intInclusive(0, 2);
+  // Every hop takes at least 1 ms (a message, a client round trip, an fsync): with
+  // zero-latency hops an operation would take no virtual time, and TinyKV's 5 s
+  // windows would fill with an unbounded number of operations (its scans grow
+  // quadratically with them).
+  const delayMin = prng.intInclusive(1, 3);
+  const clientDelayMin = prng.intInclusive(1, 2);
   const network: NetworkFaults = {
     delay: { minMs: delayMin, maxMs: delayMin + prng.intInclusive(0, 8) },
     dropRatio: RATIO_NEVER,
     duplicateRatio: RATIO_NEVER,
-    clientDelay: { minMs: 0, maxMs: prng.intInclusive(0, 3) },
+    clientDelay: { minMs: clientDelayMin, maxMs: clientDelayMin + prng.intInclusive(0, 3) },
     clientDropRatio: RATIO_NEVER,
   };
   const disk: DiskOptions = {
-    writeLatencyMsMin: 0,
-    writeLatencyMsMax: prng.intInclusive(0, 5),
+    writeLatencyMsMin: 1,
+    writeLatencyMsMax: 1 + prng.intInclusive(0, 5),
     crashKeepsUnsyncedPrefix: prng.chance({ numerator: 1, denominator: 2 }),
   };
   return {
@@ -196,6 +203,10 @@ function clientLoop(cluster: Cluster, c: ClientState, isDone: () => boolean): vo
       c.running = false;
       return;
     }
+    // Scans return everything the client wrote, so work grows with the square of j: a
+    // run with absurdly many operations is a broken timing model, stopped here
+    // rather than by running out of memory.
+    if (c.j >= appendsPerIterationMax) throw new SimulationError('assertion', `client ${c.id}: more than ${appendsPerIterationMax} appends in one iteration`);
     if (rnd.chance({ numerator: 1, denominator: 2 })) {
       const key = keyOf(c.id, c.j);
       const value = `x ${c.id} ${c.j} y`;
