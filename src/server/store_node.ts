@@ -315,7 +315,11 @@ export class StoreNode {
       while (this.isRunning) {
         this.runEffects(this.core.drain());
         const round = this.core.prepareRound();
-        if (round === undefined) return;
+        if (round === undefined) {
+          // Preparing may answer at once (writes refused when proposed): deliver those too.
+          this.runEffects(this.core.drain());
+          return;
+        }
         // A round of messages only (heartbeats, read confirmations) has nothing to persist.
         if (!round.batch.isEmpty()) {
           unwritten = 0;
