@@ -22,12 +22,11 @@ import type { RaftCmdResponse, RaftRequestHeader, Request } from '../pb/raft_cmd
 import { keyInRegion } from '../raftstore/cmd_check.js';
 import type { RegionView } from '../raftstore/peer.js';
 import { keyNotInRegion, regionNotFound } from '../raftstore/region_errors.js';
-import { DATA_CFS } from '../storage/engine.js';
-import type { CfName, KvEntry, ReadView } from '../storage/engine.js';
-import { StorageError, STORAGE_ERROR_CODES } from '../storage/storage.js';
+import type { CfName, ReadView } from '../storage/engine.js';
+import { EngineIterator } from '../storage/engine_iterator.js';
+import { checkDataCf, StorageError, STORAGE_ERROR_CODES } from '../storage/storage.js';
 import type { DBIterator, Modify, Storage, StorageContext, StorageReader } from '../storage/storage.js';
 import { assert } from '../util/assert.js';
-import { compareBytes } from '../util/bytes.js';
 import type { StoreNode } from './store_node.js';
 
 export class RaftStorage implements Storage {
@@ -121,7 +120,7 @@ class RegionReader implements StorageReader {
 
   iterCF(cf: CfName): DBIterator {
     checkDataCf(cf);
-    const it = new RegionIterator(this.view, cf, this.region);
+    const it = new EngineIterator(this.view, cf, { start: this.region.startKey, end: this.region.endKey });
     this.iterators.add(it);
     return it;
   }
@@ -137,48 +136,6 @@ class RegionReader implements StorageReader {
  * Iterates [max(seek key, region start), region end): a seek before the
  * region starts at its first key, and the iterator is invalid past its end.
  */
-class RegionIterator implements DBIterator {
-  private entries: Iterator<KvEntry> | undefined;
-  private current: KvEntry | undefined;
-
-  constructor(
-    private readonly view: ReadView,
-    private readonly cf: CfName,
-    private readonly region: Region,
-  ) {
-    this.seek(new Uint8Array());
-  }
-
-  seek(key: Uint8Array): void {
-    this.entries?.return?.();
-    const start = compareBytes(key, this.region.startKey) > 0 ? key : this.region.startKey;
-    const end = this.region.endKey;
-    this.entries = this.view.scan(this.cf, { ...(start.length > 0 ? { start } : {}), ...(end.length > 0 ? { end } : {}) });
-    this.next();
-  }
-
-  valid(): boolean {
-    return this.current !== undefined;
-  }
-
-  item(): KvEntry {
-    assert(this.current !== undefined, 'DBIterator.item() called on an invalid iterator');
-    return this.current;
-  }
-
-  next(): void {
-    assert(this.entries !== undefined, 'DBIterator used after close()');
-    const step = this.entries.next();
-    this.current = step.done === true ? undefined : step.value;
-  }
-
-  close(): void {
-    this.entries?.return?.();
-    this.entries = undefined;
-    this.current = undefined;
-  }
-}
-
 function toRequest(m: Modify): Request {
   checkDataCf(m.cf);
   const key = Buffer.from(m.key.buffer, m.key.byteOffset, m.key.byteLength);
@@ -192,10 +149,4 @@ function toRequest(m: Modify): Request {
 function throwRegionError(response: RaftCmdResponse): void {
   const error: RegionError | undefined = response.header?.error;
   if (error !== undefined) throw StorageError.region(error);
-}
-
-function checkDataCf(cf: CfName): void {
-  if (!DATA_CFS.includes(cf)) {
-    throw new StorageError(STORAGE_ERROR_CODES.InvalidCf, `Column family "${cf}" is internal and cannot be used for user data`);
-  }
 }

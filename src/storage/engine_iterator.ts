@@ -1,9 +1,10 @@
 /**
- * A {@link DBIterator} over one column family of a read view: the
- * seek/valid/item/next cursor of TinyKV's engine_util on top of our
- * generator-based scans.
+ * A {@link DBIterator} over one column family of a read view, optionally
+ * bounded to a key range (a region's): the seek/valid/item/next cursor of
+ * TinyKV's engine_util on top of our generator-based scans.
  */
 import { assert } from '../util/assert.js';
+import { compareBytes } from '../util/bytes.js';
 import type { CfName, KvEntry, ReadView } from './engine.js';
 import type { DBIterator } from './storage.js';
 
@@ -11,16 +12,20 @@ export class EngineIterator implements DBIterator {
   private entries: Iterator<KvEntry> | undefined;
   private current: KvEntry | undefined;
 
+  /** `bounds`: iterate only [start, end) (an empty end is unbounded); seeks below start go to start. */
   constructor(
     private readonly view: ReadView,
     private readonly cf: CfName,
+    private readonly bounds: { readonly start: Uint8Array; readonly end: Uint8Array } = { start: new Uint8Array(), end: new Uint8Array() },
   ) {
     this.seek(new Uint8Array());
   }
 
   seek(key: Uint8Array): void {
     this.entries?.return?.();
-    this.entries = this.view.scan(this.cf, key.length > 0 ? { start: key } : {});
+    const start = compareBytes(key, this.bounds.start) > 0 ? key : this.bounds.start;
+    const end = this.bounds.end;
+    this.entries = this.view.scan(this.cf, { ...(start.length > 0 ? { start } : {}), ...(end.length > 0 ? { end } : {}) });
     this.next();
   }
 

@@ -4,10 +4,9 @@
  * view, so an iterator opened before a write does not see it
  * (TestIterWithRawDelete1).
  */
-import { DATA_CFS } from './engine.js';
 import type { CfName, Engine, ReadView } from './engine.js';
 import { EngineIterator } from './engine_iterator.js';
-import { StorageError, STORAGE_ERROR_CODES } from './storage.js';
+import { checkDataCf, StorageError, STORAGE_ERROR_CODES } from './storage.js';
 import type { DBIterator, Modify, Storage, StorageContext, StorageReader } from './storage.js';
 import { WriteBatch } from './write_batch.js';
 
@@ -68,11 +67,5 @@ class ViewReader implements StorageReader {
     for (const it of this.iterators) it.close();
     this.iterators.clear();
     this.view.close();
-  }
-}
-
-function checkDataCf(cf: CfName): void {
-  if (!DATA_CFS.includes(cf)) {
-    throw new StorageError(STORAGE_ERROR_CODES.InvalidCf, `Column family "${cf}" is internal and cannot be used for user data`);
   }
 }

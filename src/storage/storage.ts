@@ -7,6 +7,7 @@
 // storage hands up to the request handlers unchanged (no runtime dependency).
 import type { Error as RegionError } from '../pb/errorpb.js';
 import { CodedError } from '../util/errors.js';
+import { DATA_CFS } from './engine.js';
 import type { CfName, KvEntry } from './engine.js';
 
 /**
@@ -92,4 +93,14 @@ export class StorageError extends CodedError<StorageErrorCode> {
 /** The region error a thrown value carries, if it is a `STORAGE_REGION_ERROR`. */
 export function regionErrorOf(err: unknown): RegionError | undefined {
   return err instanceof StorageError && err.code === STORAGE_ERROR_CODES.RegionError ? err.regionError : undefined;
+}
+
+/**
+ * Storage serves the data column families only (default, lock, write).
+ * @throws {StorageError} InvalidCf for an internal one (raft, meta).
+ */
+export function checkDataCf(cf: CfName): void {
+  if (!DATA_CFS.includes(cf)) {
+    throw new StorageError(STORAGE_ERROR_CODES.InvalidCf, `Column family "${cf}" is internal and cannot be used for user data`);
+  }
 }
