@@ -37,6 +37,7 @@ import type { ViewableReader } from '../storage/engine.js';
 import type { WriteBatch } from '../storage/write_batch.js';
 import { assert } from '../util/assert.js';
 import { applyStateKey, raftLogIndex, raftLogKey, raftLogKeyRange, raftStateKey, regionStateKey } from './meta/keys.js';
+import { cloneRegion } from './responses.js';
 import { buildSnapshotData, decodeSnapshotData, stageApplySnapshotData, stageClearRange } from './snapshot.js';
 
 /**
@@ -580,14 +581,4 @@ function cloneRaftState(s: RaftLocalState): RaftLocalState {
 
 function cloneApplyState(s: RaftApplyState): RaftApplyState {
   return { appliedIndex: s.appliedIndex, truncatedState: { ...truncated(s) } };
-}
-
-function cloneRegion(r: Region): Region {
-  return {
-    id: r.id,
-    startKey: Buffer.from(r.startKey),
-    endKey: Buffer.from(r.endKey),
-    regionEpoch: r.regionEpoch === undefined ? undefined : { ...r.regionEpoch },
-    peers: r.peers.map((p) => ({ ...p })),
-  };
 }

@@ -7,6 +7,7 @@
  * allocation come with issue 6.
  */
 import type { Peer, Region, RegionEpoch } from '../../pb/metapb.js';
+import { cloneRegion } from '../../raftstore/responses.js';
 import { assert } from '../../util/assert.js';
 import { compareBytes } from '../../util/bytes.js';
 
@@ -69,11 +70,4 @@ function isStale(incoming: RegionEpoch | undefined, known: RegionEpoch | undefin
   const a = incoming ?? { confVer: 0, version: 0 };
   const b = known ?? { confVer: 0, version: 0 };
   return a.version < b.version || a.confVer < b.confVer;
-}
-
-export function cloneRegion(r: Region): Region {
-  return {
-    id: r.id, startKey: Buffer.from(r.startKey), endKey: Buffer.from(r.endKey),
-    regionEpoch: r.regionEpoch === undefined ? undefined : { ...r.regionEpoch }, peers: r.peers.map((p) => ({ ...p })),
-  };
 }
