@@ -7,6 +7,7 @@
  * allocation come with issue 6.
  */
 import type { Peer, Region, RegionEpoch } from '../../pb/metapb.js';
+import { keyInRegion } from '../../raftstore/cmd_check.js';
 import { cloneRegion } from '../../raftstore/responses.js';
 import { assert } from '../../util/assert.js';
 import { compareBytes } from '../../util/bytes.js';
@@ -42,10 +43,7 @@ export class MockScheduler {
 
   /** The region holding `key` (TinyKV `GetRegion`). */
   regionByKey(key: Uint8Array): Region | undefined {
-    for (const info of this.regions.values()) {
-      const r = info.region;
-      if (compareBytes(key, r.startKey) >= 0 && (r.endKey.length === 0 || compareBytes(key, r.endKey) < 0)) return cloneRegion(r);
-    }
+    for (const info of this.regions.values()) if (keyInRegion(key, info.region)) return cloneRegion(info.region);
     return undefined;
   }
 
