@@ -193,14 +193,16 @@ function finalWriteAndRead(sim: Simulation, deadlineMs: number): void {
   if (sim.trace.enabled) sim.trace.record(`final read of ${key}: ${JSON.stringify(readBack)} (wrote ${JSON.stringify(written)})`);
 }
 
-function checkHistory(history: readonly KvOperation[]): RunFailure | undefined {
+/** The linearizability verdict of a run's history as a failure, or undefined when it is linearizable. */
+export function checkHistory(history: readonly KvOperation[]): RunFailure | undefined {
   const verdict = checkLinearizable(history);
   if (verdict.verdict === 'ok') return undefined;
   if (verdict.verdict === 'unknown') return { kind: 'linearizability', message: `checker gave up (unknown): ${verdict.reason}` };
   return { kind: 'linearizability', message: `not linearizable at key ${verdict.key}:\n${verdict.report}` };
 }
 
-function toFailure(error: unknown): RunFailure {
+/** A run's thrown failure (simulation check or broken assertion); anything else is rethrown. */
+export function toFailure(error: unknown): RunFailure {
   if (error instanceof SimulationError) return { kind: error.kind, message: error.message };
   if (error instanceof AssertionError) return { kind: 'assertion', message: error.stack ?? error.message };
   throw error;

@@ -40,7 +40,8 @@ export interface GenericParams {
 
 /** TinyKV's test config (NewTestConfig) in virtual time. */
 export const TINYKV_TIMING = { tickMs: 50, heartbeatTick: 2, electionTick: 10, schedulerHeartbeatMs: 100 } as const;
-const electionTimeoutMs = TINYKV_TIMING.tickMs * TINYKV_TIMING.electionTick;
+/** TinyKV's `electionTimeout` (500 ms), which the tests sleep by. */
+export const electionTimeoutMs = TINYKV_TIMING.tickMs * TINYKV_TIMING.electionTick;
 const iterations = 3;
 const windowMs = 5_000;
 const storeCount = 5;

@@ -15,10 +15,8 @@ import type { Cluster, ClusterOptions } from './cluster.js';
 import type { ClusterEnvelope } from './payload.js';
 import { FIRST_REGION_ID } from './cluster.js';
 import { ClusterClient } from './cluster_client.js';
-import { describeClusterOptions, drawClusterOptions, seedStream } from './generic_test.js';
-import { mustGet, mustPut, runClusterScenario, runUntilTrue } from './harness.js';
-
-const electionTimeoutMs = 500;
+import { describeClusterOptions, drawClusterOptions, electionTimeoutMs, seedStream } from './generic_test.js';
+import { mustGet, mustLeaderOf, mustPut, runClusterScenario, runUntilTrue } from './harness.js';
 
 /** Arms `name` for the body and turns "not hit" into a failure of the seed. */
 function withMark(name: string, body: (cluster: Cluster) => void): (cluster: Cluster) => void {
@@ -35,12 +33,6 @@ function withMark(name: string, body: (cluster: Cluster) => void): (cluster: Clu
     }
     if (hits === 0) throw new SimulationError('liveness', `the scripted fault did not exercise the rule (mark "${name}" not hit)`);
   };
-}
-
-function leaderStore(cluster: Cluster): number {
-  let leader: number | undefined;
-  runUntilTrue(cluster, () => (leader = cluster.scheduler.leaderOf(FIRST_REGION_ID)?.storeId) !== undefined, 10_000, 'a leader');
-  return leader as number;
 }
 
 /**
@@ -61,7 +53,7 @@ export function runS1(seed: number, options: RunOptions): RunResult {
     body: withMark('raft: ignore append/snapshot, pending snapshot not applied', (cluster) => {
       const client = new ClusterClient(cluster, cluster.random.stream('client'));
       cluster.runFor(2 * electionTimeoutMs);
-      const leader = leaderStore(cluster);
+      const leader = mustLeaderOf(cluster, FIRST_REGION_ID, 10_000).storeId;
       const lagging = cluster.storeIds.find((id) => id !== leader) as number;
       // Record the last snapshot stream sent to the lagging store, to deliver it again.
       let stream: ClusterEnvelope[] = [];
@@ -114,7 +106,7 @@ export function runS2(seed: number, options: RunOptions): RunResult {
     body: withMark('raft: append below committed, answer with committed index', (cluster) => {
       const client = new ClusterClient(cluster, cluster.random.stream('client'));
       cluster.runFor(2 * electionTimeoutMs);
-      const leader = leaderStore(cluster);
+      const leader = mustLeaderOf(cluster, FIRST_REGION_ID, 10_000).storeId;
       const follower = cluster.storeIds.find((id) => id !== leader) as number;
       cluster.network.setLinkDelay(leader, follower, { minMs: 1, maxMs: 400 });
       for (let i = 0; i < 80; i++) mustPut(cluster, client, `k${i}`, `v${i}`);

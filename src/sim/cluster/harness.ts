@@ -10,18 +10,18 @@
  * is recorded in the history. A helper that runs out of time throws a
  * liveness failure, as TinyKV's panics fail the test.
  */
+import type { Peer } from '../../pb/metapb.js';
 import { CmdType } from '../../pb/raft_cmdpb.js';
 import type { Request } from '../../pb/raft_cmdpb.js';
 import { RaftApplyState } from '../../pb/raft_serverpb.js';
 import { applyStateKey } from '../../raftstore/meta/keys.js';
 import { CF_DEFAULT, CF_META, DATA_CFS } from '../../storage/engine.js';
 import type { CfName } from '../../storage/engine.js';
-import { AssertionError, assert } from '../../util/assert.js';
+import { assert } from '../../util/assert.js';
 import { compareReplicas } from '../checkers/convergence.js';
 import type { ReplicaState } from '../checkers/convergence.js';
-import { checkLinearizable } from '../checkers/linearizable.js';
 import { SimulationError } from '../errors.js';
-import type { KvOperation } from '../history.js';
+import { checkHistory, toFailure } from '../runner.js';
 import type { RunFailure, RunOptions, RunResult } from '../runner.js';
 import { Cluster } from './cluster.js';
 import type { ClusterOptions } from './cluster.js';
@@ -131,6 +131,13 @@ function scanRegions(cluster: Cluster, client: ClusterClient, start: string, end
     if (regionEnd === '' || (end !== '' && regionEnd >= end)) return out;
     key = regionEnd;
   }
+}
+
+/** TinyKV `LeaderOfRegion`: the region's leader as the scheduler reports it, waiting up to `timeoutMs`. */
+export function mustLeaderOf(cluster: Cluster, regionId: number, timeoutMs: number): Peer {
+  let leader: Peer | undefined;
+  runUntilTrue(cluster, () => (leader = cluster.scheduler.leaderOf(regionId)) !== undefined, timeoutMs, `LeaderOfRegion(${regionId})`);
+  return leader as Peer;
 }
 
 /** TinyKV `MustGetCfEqual(engine, ...)`: polls the store's engine (300 × 20 ms). */
@@ -243,16 +250,3 @@ function converge(cluster: Cluster, timeoutMs: number): void {
 
 /** The liveness phase's key (outside every workload's key space). */
 export const FINAL_KEY = '~final';
-
-function checkHistory(history: readonly KvOperation[]): RunFailure | undefined {
-  const verdict = checkLinearizable(history);
-  if (verdict.verdict === 'ok') return undefined;
-  if (verdict.verdict === 'unknown') return { kind: 'linearizability', message: `checker gave up (unknown): ${verdict.reason}` };
-  return { kind: 'linearizability', message: `not linearizable at key ${verdict.key}:\n${verdict.report}` };
-}
-
-function toFailure(error: unknown): RunFailure {
-  if (error instanceof SimulationError) return { kind: error.kind, message: error.message };
-  if (error instanceof AssertionError) return { kind: 'assertion', message: error.stack ?? error.message };
-  throw error;
-}

@@ -6,21 +6,12 @@
 import { CF_LOCK } from '../../storage/engine.js';
 import { SimulationError } from '../errors.js';
 import type { RunOptions, RunResult } from '../runner.js';
-import type { Cluster } from './cluster.js';
 import { FIRST_REGION_ID } from './cluster.js';
 import { ClusterClient } from './cluster_client.js';
-import { describeClusterOptions, drawClusterOptions, seedStream } from './generic_test.js';
+import { describeClusterOptions, drawClusterOptions, electionTimeoutMs, seedStream } from './generic_test.js';
 import {
-  applyState, mustDelete, mustGet, mustGetEngineEqual, mustGetEngineNone, mustPut, runClusterScenario, runUntilTrue,
+  applyState, mustDelete, mustGet, mustGetEngineEqual, mustGetEngineNone, mustLeaderOf, mustPut, runClusterScenario,
 } from './harness.js';
-
-const electionTimeoutMs = 500;
-
-function leaderOf(cluster: Cluster): { id: number; storeId: number } {
-  let leader: { id: number; storeId: number } | undefined;
-  runUntilTrue(cluster, () => (leader = cluster.scheduler.leaderOf(FIRST_REGION_ID)) !== undefined, 5_000, 'LeaderOfRegion');
-  return leader as { id: number; storeId: number };
-}
 
 export function runOnePartition2B(seed: number, options: RunOptions): RunResult {
   const drawn = drawClusterOptions(seedStream(seed), { nclients: 1, unreliable: false, crash: false, partitions: true, maxraftlog: -1 });
@@ -33,7 +24,7 @@ export function runOnePartition2B(seed: number, options: RunOptions): RunResult 
       cluster.runFor(2 * electionTimeoutMs);
       const region = cluster.scheduler.regionByKey(Buffer.alloc(0));
       if (region === undefined) throw new SimulationError('liveness', 'no region for ""');
-      const leader = leaderOf(cluster);
+      const leader = mustLeaderOf(cluster, FIRST_REGION_ID, 5_000);
       const s1 = [leader.storeId];
       const s2: number[] = [];
       for (const p of region.peers) {
