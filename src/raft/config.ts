@@ -48,6 +48,17 @@ export interface Config {
    * broadcasting the commit index. @default true
    */
   readonly stepDownOnRemoval?: boolean;
+  /**
+   * A (pre-)candidate re-sends its vote request to voters that have not
+   * answered every this many ticks, until it wins, loses or times out; 0 = off
+   * (etcd's behaviour: a lost request waits for the next election timeout).
+   * Vote requests of one campaign are idempotent (a voter grants the same
+   * candidate again in the same term), so re-sending is safe; it lets an
+   * election finish on a lossy link within one timeout (Raft paper §5.1:
+   * "servers retry RPCs if they do not receive a response in a timely manner").
+   * @default 0
+   */
+  readonly voteResendTick?: number;
   /** Election timeout jitter. */
   readonly rng: Rng;
 }
@@ -81,8 +92,10 @@ export function resolveConfig(c: Config): ResolvedConfig {
     readOnlyOption: c.readOnlyOption ?? ReadOnlyOption.Safe,
     disableProposalForwarding: c.disableProposalForwarding ?? false,
     stepDownOnRemoval: c.stepDownOnRemoval ?? true,
+    voteResendTick: c.voteResendTick ?? 0,
     rng: c.rng,
   };
+  assert(Number.isSafeInteger(r.voteResendTick) && r.voteResendTick >= 0, 'vote resend tick must be a non-negative integer');
   assert(r.maxInflightMsgs > 0, 'max inflight messages must be greater than 0');
   assert(
     r.readOnlyOption !== ReadOnlyOption.LeaseBased || r.checkQuorum,

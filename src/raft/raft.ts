@@ -90,6 +90,8 @@ export class Raft {
   /** MsgReadIndex received before the leader committed an entry of its term. */
   pendingReadIndexMessages: Message[] = [];
   private stepFn: StepFn = stepFollower;
+  /** How the current (pre-)campaign started; re-sent vote requests repeat it. */
+  private campaignType: CampaignType = CampaignType.Election;
   private readonly config: ResolvedConfig;
 
   constructor(c: Config) {
@@ -398,6 +400,13 @@ export class Raft {
     if (this.promotable() && this.pastElectionTimeout()) {
       this.electionElapsed = 0;
       this.step(newMessage({ msgType: MessageType.MsgHup, from: this.id }));
+      return;
+    }
+    const every = this.config.voteResendTick;
+    const campaigning = this.state === StateType.Candidate || this.state === StateType.PreCandidate;
+    if (every > 0 && campaigning && this.electionElapsed % every === 0) {
+      mark('raft: vote request re-sent to silent voters');
+      this.sendVoteRequests(true);
     }
   }
 
@@ -443,16 +452,12 @@ export class Raft {
   campaign(t: CampaignType): void {
     if (!this.promotable()) return;
     let voteMsg: MessageType;
-    let term: number;
     if (t === CampaignType.PreElection) {
       this.becomePreCandidate();
       voteMsg = MessageType.MsgPreVote;
-      // Pre-votes are asked for the next term without moving to it.
-      term = this.term + 1;
     } else {
       this.becomeCandidate();
       voteMsg = MessageType.MsgRequestVote;
-      term = this.term;
     }
     if (this.poll(this.id, voteRespMsgType(voteMsg), true) === VoteResult.Won) {
       // A single-voter group wins at once.
@@ -460,8 +465,24 @@ export class Raft {
       else this.becomeLeader();
       return;
     }
+    this.campaignType = t;
+    this.sendVoteRequests(false);
+  }
+
+  /**
+   * Asks the voters for their vote in the current campaign; with
+   * `onlySilent`, only those whose answer has not arrived. A candidate's log
+   * does not change while it campaigns, so a re-sent request is identical to
+   * the first one.
+   */
+  private sendVoteRequests(onlySilent: boolean): void {
+    const pre = this.state === StateType.PreCandidate;
+    const voteMsg = pre ? MessageType.MsgPreVote : MessageType.MsgRequestVote;
+    // Pre-votes are asked for the next term without moving to it.
+    const term = pre ? this.term + 1 : this.term;
     for (const id of this.prs.voterNodes()) {
       if (id === this.id) continue;
+      if (onlySilent && this.prs.votes.has(id)) continue;
       this.send(
         newMessage({
           msgType: voteMsg,
@@ -469,7 +490,7 @@ export class Raft {
           term,
           index: this.raftLog.lastIndex(),
           logTerm: this.raftLog.lastTerm(),
-          ...(t === CampaignType.Transfer ? { context: CAMPAIGN_TRANSFER } : {}),
+          ...(this.campaignType === CampaignType.Transfer ? { context: CAMPAIGN_TRANSFER } : {}),
         }),
       );
     }

@@ -31,6 +31,8 @@ export interface RaftstoreConfig {
   readonly snapshotBytesMax: number;
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
+  /** A campaigning peer re-sends unanswered vote requests every this many ticks (raft `voteResendTick`). */
+  readonly voteResendTick: number;
 }
 
 export const DEFAULT_RAFTSTORE_CONFIG: RaftstoreConfig = {
@@ -47,6 +49,7 @@ export const DEFAULT_RAFTSTORE_CONFIG: RaftstoreConfig = {
   snapshotBytesMax: 1 << 30,
   preVote: true,
   checkQuorum: true,
+  voteResendTick: 2,
 };
 
 export function validateConfig(c: RaftstoreConfig): void {
@@ -54,5 +57,6 @@ export function validateConfig(c: RaftstoreConfig): void {
   assert(c.raftLogGcTickTicks >= 1 && c.raftLogGcCountLimit >= 1, 'raftstore config: log GC settings must be positive');
   assert(c.proposalsMax >= 1 && c.readsMax >= 1, 'raftstore config: queues must hold something');
   assert(c.snapshotChunkBytes >= 1024 && c.snapshotBytesMax >= c.snapshotChunkBytes, 'raftstore config: snapshot chunks of at least 1 KiB, within the snapshot bound');
+  assert(c.voteResendTick >= 0 && c.voteResendTick < c.electionTick, 'raftstore config: voteResendTick must be below electionTick');
   assert(c.maxSizePerMsgBytes >= 1 && c.maxInflightMsgs >= 1 && c.uncommittedBytesMax >= 1, 'raftstore config: bad flow control');
 }

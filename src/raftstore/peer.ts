@@ -150,6 +150,7 @@ export class RegionPeer<R> {
       maxUncommittedEntriesSize: c.uncommittedBytesMax,
       checkQuorum: c.checkQuorum,
       preVote: c.preVote,
+      voteResendTick: c.voteResendTick,
       // Only the leader proposes; others answer NotLeader, so a refusal is definite.
       disableProposalForwarding: true,
       rng: deps.rng,
