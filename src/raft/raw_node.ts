@@ -75,6 +75,12 @@ export class RawNode {
     return this.raft.step(newMessage({ msgType: MessageType.MsgPropose, from: this.raft.id, entries }));
   }
 
+  /** Proposes entries of the given types together (normal commands and conf changes, in order). */
+  proposeEntries(entries: readonly { readonly entryType: EntryType; readonly data: Buffer }[]): RaftError | undefined {
+    if (entries.length === 0) return undefined;
+    return this.raft.step(newMessage({ msgType: MessageType.MsgPropose, from: this.raft.id, entries: entries.map((e) => newEntry({ entryType: e.entryType, data: e.data })) }));
+  }
+
   /** Proposes a membership change (TinyKV's ConfChange or a ConfChangeV2). */
   proposeConfChange(cc: ConfChange | ConfChangeV2): RaftError | undefined {
     const { entryType, data } = encodeConfChange(cc);

@@ -303,6 +303,13 @@ export class TestCluster {
         this.events.push({ kind: 'generateSnapshot', storeId, regionId: e.regionId });
         this.generateNext.push({ storeId, regionId: e.regionId });
         return;
+      case 'splitCheck':
+        this.cores.get(storeId)?.checkSplit(e.regionId);
+        return;
+      case 'askSplit':
+      case 'staleCheck':
+        // No scheduler in this driver: splits and stale checks are simulator scenarios.
+        return;
       default:
         assertNever(e, 'TestCluster: unknown effect');
     }

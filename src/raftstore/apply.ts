@@ -29,6 +29,16 @@ export function applyWrites(batch: WriteBatch, request: RaftCmdRequest, term: nu
   return { header: okHeader(term), responses, adminResponse: undefined };
 }
 
+/** Bytes a write command adds to its region (TinyKV's size delta: key and value of a put, key of a delete). */
+export function writeBytesOf(request: RaftCmdRequest): number {
+  let n = 0;
+  for (const r of request.requests) {
+    if (r.put !== undefined) n += r.put.key.length + r.put.value.length;
+    else if (r.delete !== undefined) n += r.delete.key.length;
+  }
+  return n;
+}
+
 /** The CompactLog of a committed admin command. @throws {AssertionError} for any other admin command. */
 export function compactLogOf(request: RaftCmdRequest, where: string): CompactLogRequest {
   const admin = request.adminRequest;

@@ -31,6 +31,14 @@ export interface RaftstoreConfig {
   readonly snapshotBytesMax: number;
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
+  /** A region larger than this is split (`RegionMaxSize`). */
+  readonly regionMaxSizeBytes: number;
+  /** Split at the first key past this many bytes (`RegionSplitSize`). */
+  readonly regionSplitSizeBytes: number;
+  /** Ticks between split checks of the leader's region (`SplitRegionCheckTickInterval` / base tick). */
+  readonly splitCheckTickTicks: number;
+  /** A peer that knows no leader for this many ticks asks the scheduler whether it was removed. */
+  readonly staleCheckTicks: number;
   /** A campaigning peer re-sends unanswered vote requests every this many ticks (raft `voteResendTick`). */
   readonly voteResendTick: number;
 }
@@ -50,6 +58,10 @@ export const DEFAULT_RAFTSTORE_CONFIG: RaftstoreConfig = {
   preVote: true,
   checkQuorum: true,
   voteResendTick: 2,
+  regionMaxSizeBytes: 144 << 20,
+  regionSplitSizeBytes: 96 << 20,
+  splitCheckTickTicks: 2,
+  staleCheckTicks: 40,
 };
 
 export function validateConfig(c: RaftstoreConfig): void {
@@ -57,6 +69,7 @@ export function validateConfig(c: RaftstoreConfig): void {
   assert(c.raftLogGcTickTicks >= 1 && c.raftLogGcCountLimit >= 1, 'raftstore config: log GC settings must be positive');
   assert(c.proposalsMax >= 1 && c.readsMax >= 1, 'raftstore config: queues must hold something');
   assert(c.snapshotChunkBytes >= 1024 && c.snapshotBytesMax >= c.snapshotChunkBytes, 'raftstore config: snapshot chunks of at least 1 KiB, within the snapshot bound');
+  assert(c.regionSplitSizeBytes >= 1 && c.regionMaxSizeBytes >= c.regionSplitSizeBytes && c.splitCheckTickTicks >= 1, 'raftstore config: bad split settings');
   assert(c.voteResendTick >= 0 && c.voteResendTick < c.electionTick, 'raftstore config: voteResendTick must be below electionTick');
   assert(c.maxSizePerMsgBytes >= 1 && c.maxInflightMsgs >= 1 && c.uncommittedBytesMax >= 1, 'raftstore config: bad flow control');
 }

@@ -26,17 +26,19 @@
  * Reads use ReadIndex (raft thesis §6.4) and never write the log:
  * docs/RAFTSTORE.md has the argument for their linearizability.
  */
+import { ConfChangeType } from '../pb/eraftpb.js';
 import type { Error as RegionError } from '../pb/errorpb.js';
 import type { Peer as PeerMeta, Region } from '../pb/metapb.js';
 import { AdminCmdType, RaftCmdRequest } from '../pb/raft_cmdpb.js';
 import type { RaftCmdResponse } from '../pb/raft_cmdpb.js';
 import type { RaftMessage, RaftTruncatedState } from '../pb/raft_serverpb.js';
+import type { RegionHeartbeatRequest } from '../pb/schedulerpb.js';
 import { RawNode } from '../raft/raw_node.js';
 import { SnapshotStatus } from '../raft/raw_node.js';
 import type { Ready } from '../raft/ready.js';
 import { RaftStorageError, RAFT_STORAGE_ERROR_CODES } from '../raft/storage.js';
 import type { InitialState, Storage } from '../raft/storage.js';
-import { EntryType, MessageType, RAFT_ERROR_CODES, StateType } from '../raft/types.js';
+import { EntryType, MessageType, NONE, RAFT_ERROR_CODES, StateType } from '../raft/types.js';
 import type { Entry, Message, RaftError, Snapshot } from '../raft/types.js';
 import { CF_RAFT } from '../storage/engine.js';
 import type { ViewableReader } from '../storage/engine.js';
@@ -44,19 +46,24 @@ import type { WriteBatch } from '../storage/write_batch.js';
 import { assert } from '../util/assert.js';
 import { mark } from '../util/marks.js';
 import type { Rng } from '../util/prng.js';
-import { applyWrites, compactLogOf, compactTo } from './apply.js';
+import { applyWrites, compactLogOf, compactTo, writeBytesOf } from './apply.js';
 import { checkEpoch, checkHeader, checkRequests, classify } from './cmd_check.js';
 import type { RaftstoreConfig } from './config.js';
+import { applyChangePeer, confChangeOf } from './conf_change.js';
 import { raftLogKeyRange, raftLogIndex } from './meta/keys.js';
 import { PeerStorage } from './peer_storage.js';
 import type { PendingUpdate } from './peer_storage.js';
+import { ConfChange as ConfChangeCodec } from '../pb/eraftpb.js';
 import { Proposals } from './proposals.js';
 import type { Answer, QueuedProposal } from './proposals.js';
 import { executeRead, ReadQueue } from './reads.js';
 import type { RegionView } from './reads.js';
 import { errorResponse, invalidRequest, notLeader, serverIsBusy } from './region_errors.js';
-import { adminResponse } from './responses.js';
+import { adminResponse, cloneRegion } from './responses.js';
 import { decodeSnapshotData, SnapshotError } from './snapshot.js';
+import { applySplit, checkSplit } from './split.js';
+import type { AppliedSplit } from './split.js';
+import { isEpochStale } from './store_meta.js';
 
 export type { RegionView } from './reads.js';
 
@@ -71,7 +78,17 @@ export type PeerEffect<R> =
       readonly regionView?: RegionView;
     }
   /** Build a snapshot soon (asynchronously), then call `generateSnapshot`. */
-  | { readonly kind: 'generateSnapshot'; readonly regionId: number };
+  | { readonly kind: 'generateSnapshot'; readonly regionId: number }
+  /** Run the split checker soon (it reads the region's data), then call `StoreCore.checkSplit`. */
+  | { readonly kind: 'splitCheck'; readonly regionId: number }
+  /** Ask the scheduler for the new ids of a split at `splitKey` (AskSplit), then call `StoreCore.onAskSplit`. */
+  | { readonly kind: 'askSplit'; readonly regionId: number; readonly region: Region; readonly splitKey: Buffer }
+  /**
+   * The peer has heard no leader for long: ask the scheduler for the region
+   * and call `StoreCore.onStaleCheck` (a peer removed while cut off learns it
+   * there; TiKV's leader-missing check).
+   */
+  | { readonly kind: 'staleCheck'; readonly regionId: number };
 
 export interface PeerDeps {
   readonly storeId: number;
@@ -97,6 +114,10 @@ export interface PeerRound<R> {
   readonly answers: readonly Answer<R>[];
   /** The batch must be fsynced before finishRound (a Ready step 1 with mustSync, or a snapshot). */
   readonly sync: boolean;
+  /** Splits applied in this round, in order (the store creates the new regions' peers). */
+  readonly splits: readonly AppliedSplit[];
+  /** This follower applied its own removal: the store destroys it in the same batch. */
+  readonly removedSelf: boolean;
 }
 
 const EMPTY_EFFECTS: readonly never[] = Object.freeze([]);
@@ -127,6 +148,27 @@ export class RegionPeer<R> {
   private snapshotGenerating = false;
   private inRound = false;
   private snapshotInRound = false;
+  /** Peers learnt from messages, for peers not (yet) in the region (an uninitialized peer knows none). */
+  private readonly peerCache = new Map<number, PeerMeta>();
+  /** Bytes written by applied commands since the last split check (HARD-CASES P3). */
+  private sizeDiffHint = 0;
+  /** Region size found by the last split check; undefined until one ran. */
+  private approximateSize: number | undefined;
+  private splitCheckTicks = 0;
+  private splitCheckPending = false;
+  /** Ticks without a known leader (reset when one is known). */
+  private leaderMissingTicks = 0;
+  /**
+   * A leader that applied its own removal (proposed by an earlier leader):
+   * it stays, answering votes, until the scheduler shows the new
+   * configuration in effect (C4; destroying it at once could leave a
+   * 2-member group unable to learn that the removal committed).
+   */
+  private removedLeader = false;
+  /** Splits applied in the round being prepared. */
+  private roundSplits: AppliedSplit[] = [];
+  /** This follower applied its own removal in the round being prepared. */
+  private roundRemovedSelf = false;
 
   private constructor(deps: PeerDeps, storage: PeerStorage) {
     this.deps = deps;
@@ -206,16 +248,57 @@ export class RegionPeer<R> {
 
   tick(): void {
     this.rawNode.tick();
-    if (++this.gcTicks >= this.deps.config.raftLogGcTickTicks) {
+    const c = this.deps.config;
+    if (++this.gcTicks >= c.raftLogGcTickTicks) {
       this.gcTicks = 0;
       this.maybeProposeCompactLog();
     }
+    if (++this.splitCheckTicks >= c.splitCheckTickTicks) {
+      this.splitCheckTicks = 0;
+      this.maybeCheckSplit();
+    }
+    if (this.rawNode.raft.lead !== NONE && !this.removedLeader) {
+      this.leaderMissingTicks = 0;
+    } else if (++this.leaderMissingTicks >= c.staleCheckTicks && this.storage.isInitialized()) {
+      this.leaderMissingTicks = 0;
+      mark('raftstore: leader missing, stale check');
+      this.outbox.push({ kind: 'staleCheck', regionId: this.regionId });
+    }
+  }
+
+  /** Starts an election now (a region just split off a leader's region gets its leader quickly). */
+  campaign(): void {
+    this.rawNode.campaign();
+  }
+
+  /** Raft holds a received snapshot that has not been applied yet. */
+  get hasPendingSnapshot(): boolean {
+    return this.rawNode.raft.raftLog.hasPendingSnapshot();
+  }
+
+  /** True when the peer has applied its own removal as leader and waits to be destroyed (C4). */
+  get isRemovedLeader(): boolean {
+    return this.removedLeader;
   }
 
   /** A raft message from another store, already routed to this region. */
   onRaftMessage(rm: RaftMessage): void {
     const m = rm.message;
     if (m === undefined || rm.toPeer?.id !== this.peerId) return;
+    const from = rm.fromPeer;
+    if (from !== undefined && from.id !== 0) this.peerCache.set(from.id, { id: from.id, storeId: from.storeId });
+    const initialized = this.storage.isInitialized();
+    if (!initialized && (m.msgType === MessageType.MsgRequestVote || m.msgType === MessageType.MsgPreVote)) {
+      // HARD-CASES S3: it accepts appends, heartbeats and snapshots, but with no log it must not vote.
+      mark('raftstore: uninitialized peer does not vote');
+      return;
+    }
+    if (initialized && from !== undefined && !this.region.peers.some((p) => p.id === from.id) && isEpochStale(rm.regionEpoch, this.region.regionEpoch)) {
+      // A peer removed from the region that has not learnt it yet: tell it to destroy itself (TinyKV handleStaleMsg).
+      mark('raftstore: stale peer told to destroy itself');
+      this.sendGcMessage(from);
+      return;
+    }
     if (m.msgType === MessageType.MsgSnapshot && !this.snapshotAcceptable(m)) return;
     // Refusals of stray messages (a response from an unknown peer) are expected under faults.
     this.rawNode.step(m);
@@ -235,17 +318,20 @@ export class RegionPeer<R> {
    * Serves a command: reads by ReadIndex, writes and CompactLog by proposal.
    * The answer comes later as a `respond` effect (or at once for a refusal).
    */
-  handleCommand(request: RaftCmdRequest, replyTo: R): void {
+  handleCommand(request: RaftCmdRequest, replyTo: R | undefined): void {
     const refusal = this.precheck(request);
-    if (refusal !== undefined) return this.respond(replyTo, errorResponse(refusal, this.term));
+    if (refusal !== undefined) return this.refuse(replyTo, refusal);
     const kind = classify(request);
-    if (kind === 'read') return this.startRead(request, replyTo);
+    if (kind === 'read') {
+      if (replyTo === undefined) return;
+      return this.startRead(request, replyTo);
+    }
     if (kind === 'write') {
       this.propose(request, replyTo);
       return;
     }
     if (kind === 'admin') return this.handleAdmin(request, replyTo);
-    return this.respond(replyTo, errorResponse(kind, this.term));
+    return this.refuse(replyTo, kind);
   }
 
   /** Builds the snapshot the leader asked for (the shell calls it some time after the effect). */
@@ -274,12 +360,16 @@ export class RegionPeer<R> {
     if (this.reads.size > 0 && (rd.softState !== undefined || rd.hardState !== undefined)) this.dropUnconfirmedReads();
     const updates: PendingUpdate[] = [];
     const answers: Answer<R>[] = [];
+    this.roundSplits = [];
+    this.roundRemovedSelf = false;
     if (rd.snapshot !== undefined) updates.push(this.stageSnapshot(batch, rd.snapshot, answers));
     const raftUpdate = this.storage.stageReady(batch, rd);
     if (raftUpdate !== undefined) updates.push(raftUpdate);
-    const applyUpdate = this.stageApply(batch, rd.committedEntries, answers);
+    const applyUpdate = this.stageApply(batch, rd.committedEntries, answers, updates);
     if (applyUpdate !== undefined) updates.push(applyUpdate);
-    return { ready: rd, updates, answers, sync: rd.mustSync || rd.snapshot !== undefined };
+    // A destroyed peer's batch must be durable before anything it says goes out.
+    const sync = rd.mustSync || rd.snapshot !== undefined || this.roundRemovedSelf || this.roundSplits.length > 0;
+    return { ready: rd, updates, answers, sync, splits: this.roundSplits, removedSelf: this.roundRemovedSelf };
   }
 
   /** Steps 2-5 of a round, once its batch is written (and fsynced if `round.sync`). */
@@ -337,7 +427,9 @@ export class RegionPeer<R> {
     const raft = this.rawNode.raft;
     const index = raft.raftLog.lastIndex() + 1;
     const term = raft.term;
-    const err = this.isLeader ? this.rawNode.proposeBatch(queued.map((q) => q.data)) : undefined;
+    const err = this.isLeader
+      ? this.rawNode.proposeEntries(queued.map((q) => ({ entryType: q.confChange === true ? EntryType.EntryConfChange : EntryType.EntryNormal, data: q.data })))
+      : undefined;
     if (!this.isLeader || err !== undefined) {
       const refusal = err === undefined ? this.notLeaderError() : this.proposeRefusal(err);
       for (const q of queued) {
@@ -363,7 +455,7 @@ export class RegionPeer<R> {
     }
   }
 
-  private handleAdmin(request: RaftCmdRequest, replyTo: R): void {
+  private handleAdmin(request: RaftCmdRequest, replyTo: R | undefined): void {
     const admin = request.adminRequest;
     assert(admin !== undefined, 'admin command without admin request');
     switch (admin.cmdType) {
@@ -371,17 +463,126 @@ export class RegionPeer<R> {
         if (admin.compactLog === undefined) return this.refuse(replyTo, invalidRequest('CompactLog without body'));
         this.propose(request, replyTo);
         return;
+      case AdminCmdType.ChangePeer:
+        return this.proposeChangePeer(request, replyTo);
+      case AdminCmdType.Split: {
+        if (!this.isLeader) return this.refuse(replyTo, this.notLeaderError());
+        const check = applySplit(this.region, request);
+        if ('error' in check) return this.refuse(replyTo, check.error);
+        this.propose(request, replyTo);
+        return;
+      }
       case AdminCmdType.TransferLeader: {
         const target = admin.transferLeader?.peer;
         if (target === undefined || this.peerMeta(target.id) === undefined) return this.refuse(replyTo, invalidRequest('TransferLeader to a peer not in the region'));
         if (!this.isLeader) return this.refuse(replyTo, this.notLeaderError());
         // Not proposed: raft transfers directly (TinyKV); the answer only says it started.
         this.rawNode.transferLeader(target.id);
+        if (replyTo === undefined) return;
         return this.respond(replyTo, adminResponse(AdminCmdType.TransferLeader, this.term));
       }
       default:
         return this.refuse(replyTo, invalidRequest(`admin command ${AdminCmdType[admin.cmdType] ?? admin.cmdType} is not supported yet`));
     }
+  }
+
+  /**
+   * Proposes a membership change. C3: at most one unapplied conf change (a
+   * second is refused with a retryable error, never dropped in silence).
+   * C4: the leader never proposes its own removal; it hands leadership to
+   * the most up-to-date follower and answers with a retryable error.
+   */
+  private proposeChangePeer(request: RaftCmdRequest, replyTo: R | undefined): void {
+    if (!this.isLeader) return this.refuse(replyTo, this.notLeaderError());
+    const cc = confChangeOf(request);
+    if ('error' in cc) return this.refuse(replyTo, cc.error);
+    const raft = this.rawNode.raft;
+    if (raft.pendingConfIndex > raft.raftLog.applied || this.proposals.hasQueuedConfChange()) {
+      mark('raftstore: conf change refused, another is pending');
+      return this.refuse(replyTo, serverIsBusy('a conf change is pending'));
+    }
+    if (cc.changeType === ConfChangeType.RemoveNode) {
+      if (this.region.peers.length <= 1) return this.refuse(replyTo, invalidRequest('cannot remove the last peer of a region'));
+      if (cc.nodeId === this.peerId) {
+        const to = this.mostCaughtUpFollower();
+        if (to !== undefined) this.rawNode.transferLeader(to);
+        mark('raftstore: leader removal refused, transferring leadership first');
+        return this.refuse(replyTo, serverIsBusy(`removing the leader: leadership moves to peer ${to ?? '?'} first`));
+      }
+    }
+    const pending = this.proposals.count;
+    if (pending >= this.deps.config.proposalsMax) return this.refuse(replyTo, serverIsBusy(`${pending} proposals pending`));
+    this.proposals.enqueue({ data: Buffer.from(ConfChangeCodec.encode(cc).finish()), replyTo, compactLog: false, confChange: true });
+  }
+
+  /** The voter (not this peer) with the highest match index. */
+  private mostCaughtUpFollower(): number | undefined {
+    let best: number | undefined;
+    let bestMatch = -1;
+    for (const [id, pr] of this.rawNode.raft.prs.progress) {
+      if (id === this.peerId || pr.isLearner) continue;
+      if (pr.match > bestMatch) {
+        best = id;
+        bestMatch = pr.match;
+      }
+    }
+    return best;
+  }
+
+  /** P3: the checker runs when apply saw enough new bytes since the last check (or none ran yet). */
+  private maybeCheckSplit(): void {
+    if (!this.isLeader || this.splitCheckPending || !this.storage.isInitialized()) return;
+    if (this.approximateSize !== undefined && this.sizeDiffHint < this.deps.config.regionSplitSizeBytes / 8) return;
+    this.splitCheckPending = true;
+    this.outbox.push({ kind: 'splitCheck', regionId: this.regionId });
+  }
+
+  /** Runs the split checker over the region's data (the shell calls it after a `splitCheck` effect). */
+  checkSplit(): void {
+    if (!this.splitCheckPending) return;
+    this.splitCheckPending = false;
+    this.sizeDiffHint = 0;
+    if (!this.isLeader) return;
+    const c = this.deps.config;
+    const view = this.deps.kvEngine.readView();
+    try {
+      const r = checkSplit(view, this.region, c.regionMaxSizeBytes, c.regionSplitSizeBytes);
+      this.approximateSize = r.sizeBytes;
+      if (r.splitKey === undefined) return;
+      mark('raftstore: split key found');
+      this.outbox.push({ kind: 'askSplit', regionId: this.regionId, region: cloneRegion(this.region), splitKey: r.splitKey });
+    } finally {
+      view.close();
+    }
+  }
+
+  /** The scheduler's ids for a split asked for at `asked` (the region as it was then): proposes it. */
+  proposeSplit(asked: Region, splitKey: Buffer, newRegionId: number, newPeerIds: readonly number[]): void {
+    const request: RaftCmdRequest = {
+      header: { regionId: this.regionId, peer: this.peerMeta(this.peerId), regionEpoch: asked.regionEpoch, term: 0 },
+      requests: [],
+      adminRequest: {
+        cmdType: AdminCmdType.Split, split: { splitKey, newRegionId, newPeerIds: [...newPeerIds] },
+        changePeer: undefined, compactLog: undefined, transferLeader: undefined,
+      },
+    };
+    this.handleCommand(request, undefined);
+  }
+
+  /** A region heartbeat for the scheduler, when this peer leads (TinyKV `HeartbeatScheduler`). */
+  heartbeat(): RegionHeartbeatRequest | undefined {
+    if (!this.isLeader) return undefined;
+    const truncated = this.storage.truncatedIndex;
+    const pendingPeers: PeerMeta[] = [];
+    for (const p of this.region.peers) {
+      const pr = this.rawNode.raft.prs.progress.get(p.id);
+      // A peer that needs entries the leader compacted away cannot serve yet (TinyKV CollectPendingPeers).
+      if (p.id !== this.peerId && (pr === undefined || pr.match < truncated)) pendingPeers.push({ ...p });
+    }
+    return {
+      header: undefined, region: cloneRegion(this.region), leader: this.peerMeta(this.peerId),
+      pendingPeers, approximateSize: this.approximateSize ?? 0,
+    };
   }
 
   private startRead(request: RaftCmdRequest, replyTo: R): void {
@@ -440,27 +641,34 @@ export class RegionPeer<R> {
    * part): data writes and the apply state go in the same batch. Answers to
    * this peer's proposals are collected for after the batch is durable.
    */
-  private stageApply(batch: WriteBatch, entries: readonly Entry[], answers: Answer<R>[]): PendingUpdate | undefined {
+  private stageApply(batch: WriteBatch, entries: readonly Entry[], answers: Answer<R>[], updates: PendingUpdate[]): PendingUpdate | undefined {
     if (entries.length === 0) return undefined;
     for (const e of entries) {
       if (!(e.index === this.stagedApplied + 1)) assert(false, `region ${this.regionId} peer ${this.peerId}: applying ${e.index} after ${this.stagedApplied}`);
       this.stagedApplied = e.index;
       this.deps.observer?.onApply(this.regionId, this.peerId, e);
-      const resp = this.applyEntry(batch, e);
+      const resp = this.applyEntry(batch, e, updates);
       this.proposals.settleApplied(e.index, e.term, resp, this.term, answers);
+      // Removed: the store destroys this peer in the same batch; nothing after its removal applies here.
+      if (this.roundRemovedSelf) return undefined;
     }
     return this.storage.stageApplyState(batch, { appliedIndex: this.stagedApplied, truncatedState: { ...this.stagedTruncated } });
   }
 
-  private applyEntry(batch: WriteBatch, e: Entry): RaftCmdResponse | undefined {
-    if (e.entryType !== EntryType.EntryNormal) assert(false, `region ${this.regionId}: unexpected entry type ${e.entryType} at ${e.index} (conf changes come with issue 6)`);
+  private applyEntry(batch: WriteBatch, e: Entry, updates: PendingUpdate[]): RaftCmdResponse | undefined {
+    if (e.entryType === EntryType.EntryConfChange) return this.applyConfChangeEntry(batch, e, updates);
+    if (e.entryType !== EntryType.EntryNormal) assert(false, `region ${this.regionId}: unexpected entry type ${e.entryType} at ${e.index}`);
     if (e.data.length === 0) return undefined; // a new leader's empty entry
     const request = RaftCmdRequest.decode(e.data);
-    // The epoch may have changed between proposal and apply: check again (TinyKV checks at apply too).
-    const stale = checkEpoch(request, this.region);
+    // The epoch may have changed between proposal and apply: check against the region as applied so far.
+    const stale = checkEpoch(request, this.storage.appliedRegion);
     if (stale !== undefined) return errorResponse(stale, this.term);
     const where = `region ${this.regionId} entry ${e.index}`;
-    if (request.adminRequest === undefined) return applyWrites(batch, request, this.term, where);
+    if (request.adminRequest === undefined) {
+      this.sizeDiffHint += writeBytesOf(request);
+      return applyWrites(batch, request, this.term, where);
+    }
+    if (request.adminRequest.cmdType === AdminCmdType.Split) return this.applySplitEntry(batch, request, updates);
     // A stale or already-covered CompactLog changes nothing (TinyKV ignores it too).
     const truncated = compactTo(compactLogOf(request, where), this.stagedTruncated, this.stagedApplied, (i) => (i === e.index ? e.term : this.termAt(i)), where);
     if (truncated !== undefined) {
@@ -468,6 +676,48 @@ export class RegionPeer<R> {
       mark('raftstore: compact log applied');
     }
     return adminResponse(AdminCmdType.CompactLog, this.term);
+  }
+
+  /** Applies a committed conf change (C1: validated against the region as applied so far). */
+  private applyConfChangeEntry(batch: WriteBatch, e: Entry, updates: PendingUpdate[]): RaftCmdResponse {
+    const r = applyChangePeer(this.storage.appliedRegion, e.data);
+    if ('error' in r) {
+      mark('raftstore: conf change refused at apply');
+      return errorResponse(r.error, this.term);
+    }
+    updates.push(this.storage.stageRegion(batch, r.region));
+    const wasLeader = this.isLeader;
+    const cs = this.rawNode.applyConfChange({ changeType: r.changeType, nodeId: r.peer.id, context: Buffer.alloc(0) });
+    if (!('nodes' in cs)) assert(false, `region ${this.regionId}: raft refused conf change at ${e.index}: ${cs.message}`);
+    mark(r.changeType === ConfChangeType.AddNode ? 'raftstore: peer added' : 'raftstore: peer removed');
+    if (r.changeType === ConfChangeType.RemoveNode && r.peer.id === this.peerId) {
+      if (wasLeader) {
+        mark('raftstore: leader applied its own removal, stays until the stale check');
+        this.removedLeader = true;
+      } else {
+        mark('raftstore: follower applied its own removal, destroyed');
+        this.roundRemovedSelf = true;
+      }
+    }
+    const resp = adminResponse(AdminCmdType.ChangePeer, this.term);
+    return { ...resp, adminResponse: { ...(resp.adminResponse as NonNullable<RaftCmdResponse['adminResponse']>), changePeer: { region: cloneRegion(r.region) } } };
+  }
+
+  /** Applies a committed split (P4: validated against the region as applied so far). */
+  private applySplitEntry(batch: WriteBatch, request: RaftCmdRequest, updates: PendingUpdate[]): RaftCmdResponse {
+    const r = applySplit(this.storage.appliedRegion, request);
+    if ('error' in r) {
+      mark('raftstore: split refused at apply');
+      return errorResponse(r.error, this.term);
+    }
+    updates.push(this.storage.stageRegion(batch, r.left));
+    this.roundSplits.push(r);
+    // P3: the estimates start over for both halves.
+    this.sizeDiffHint = 0;
+    this.approximateSize = undefined;
+    mark('raftstore: split applied');
+    const resp = adminResponse(AdminCmdType.Split, this.term);
+    return { ...resp, adminResponse: { ...(resp.adminResponse as NonNullable<RaftCmdResponse['adminResponse']>), split: { regions: [cloneRegion(r.left), cloneRegion(r.right)] } } };
   }
 
   /** The term of a log entry still in storage, or undefined when compacted away. */
@@ -571,8 +821,20 @@ export class RegionPeer<R> {
 
   private peerMeta(id: number): PeerMeta | undefined {
     if (id === 0) return undefined;
-    const p = this.region.peers.find((x) => x.id === id);
+    const p = this.region.peers.find((x) => x.id === id) ?? this.peerCache.get(id);
     return p === undefined ? undefined : { ...p };
+  }
+
+  /** Tells a peer removed from the region to destroy itself: a message with no raft content, `isTombstone` set, our epoch. */
+  private sendGcMessage(to: PeerMeta): void {
+    const region = this.region;
+    this.outbox.push({
+      kind: 'send',
+      message: {
+        regionId: this.regionId, fromPeer: this.peerMeta(this.peerId) ?? { id: this.peerId, storeId: this.deps.storeId },
+        toPeer: { ...to }, message: undefined, regionEpoch: region.regionEpoch, isTombstone: true, startKey: region.startKey, endKey: region.endKey,
+      },
+    });
   }
 }
 

@@ -61,7 +61,9 @@ export type PendingUpdate =
       readonly raftState: Readonly<RaftLocalState>;
       readonly applyState: Readonly<RaftApplyState>;
       readonly region: Readonly<Region>;
-    };
+    }
+  /** A region changed by an applied conf change or split (its RegionLocalState is in the same batch). */
+  | { readonly kind: 'region'; readonly region: Readonly<Region> };
 
 /**
  * Most entries kept in the entry cache. Applying reads back entries appended
@@ -149,6 +151,11 @@ export class PeerStorage implements Storage {
 
   get region(): Region {
     return this.regionValue;
+  }
+
+  /** The region as of the latest stage (apply sees the changes of entries applied before it in the round). */
+  get appliedRegion(): Region {
+    return this.stagedRegion;
   }
 
   /** The durable raft state (a copy). */
@@ -419,6 +426,40 @@ export class PeerStorage implements Storage {
   }
 
   /**
+   * Stages a region changed by an applied conf change or split: its
+   * RegionLocalState goes into the kv batch that also holds the apply state
+   * of the entry that changed it.
+   */
+  stageRegion(kvBatch: WriteBatch, region: Region): PendingUpdate {
+    if (!(region.id === this.regionId)) assert(false, `region ${this.regionId}: staging region ${region.id}`);
+    const copy = cloneRegion(region);
+    const regionState: RegionLocalState = { state: PeerState.Normal, region: copy };
+    kvBatch.put(CF_META, regionStateKey(this.regionId), RegionLocalState.encode(regionState).finish());
+    this.stagedRegion = copy;
+    return { kind: 'region', region: copy };
+  }
+
+  /**
+   * Stages destroying this peer (TinyKV \`ClearMeta\` + \`ClearData\`): its
+   * log, raft state and apply state are deleted, its data cleared when it was
+   * initialized (an uninitialized peer owns no range: clearing its empty,
+   * unbounded one would wipe the store), and a Tombstone RegionLocalState
+   * remembers \`region\` (its latest epoch) so that older messages cannot
+   * recreate it (HARD-CASES P6). Nothing is installed: the peer is dropped.
+   */
+  stageDestroy(batch: WriteBatch, region: Region): void {
+    const logRange = raftLogKeyRange(this.regionId);
+    batch.deleteRange(CF_RAFT, logRange.start, logRange.end);
+    batch.delete(CF_RAFT, raftStateKey(this.regionId));
+    batch.delete(CF_META, applyStateKey(this.regionId));
+    const local = this.stagedRegion;
+    if (local.peers.length > 0) stageClearRange(batch, local.startKey, local.endKey);
+    const regionState: RegionLocalState = { state: PeerState.Tombstone, region: cloneRegion(region) };
+    batch.put(CF_META, regionStateKey(this.regionId), RegionLocalState.encode(regionState).finish());
+    this.cache = [];
+  }
+
+  /**
    * Installs a staged update once its batch is durable. Updates of one kind
    * must be installed in staging order.
    */
@@ -430,6 +471,8 @@ export class PeerStorage implements Storage {
       this.applyTrack.nextInstallSeq++;
       this.raftStateValue = cloneRaftState(update.raftState);
       this.applyStateValue = cloneApplyState(update.applyState);
+      this.regionValue = cloneRegion(update.region);
+    } else if (update.kind === 'region') {
       this.regionValue = cloneRegion(update.region);
     } else if (update.kind === 'raft') {
       if (update.seq !== this.raftTrack.nextInstallSeq) assert(false, `raft update ${update.seq} installed out of order`);

@@ -18,6 +18,8 @@ export interface QueuedProposal<R> {
   readonly replyTo: R | undefined;
   /** The peer's own CompactLog (its refusal re-arms the GC tick). */
   readonly compactLog: boolean;
+  /** `data` is an encoded ConfChange (proposed as a conf change entry). */
+  readonly confChange?: boolean;
 }
 
 interface Proposal<R> {
@@ -45,6 +47,10 @@ export class Proposals<R> {
   /** Queued and proposed, not yet answered. */
   get count(): number {
     return this.queued.length + this.proposed.length;
+  }
+
+  hasQueuedConfChange(): boolean {
+    return this.queued.some((q) => q.confChange === true);
   }
 
   enqueue(q: QueuedProposal<R>): void {

@@ -14,13 +14,17 @@
  * atomic multi-CF batches for free. docs/RAFTSTORE.md.)
  */
 import type { Region } from '../pb/metapb.js';
-import type { RaftCmdRequest } from '../pb/raft_cmdpb.js';
+import { AdminCmdType } from '../pb/raft_cmdpb.js';
+import type { AdminRequest, RaftCmdRequest } from '../pb/raft_cmdpb.js';
 import { PeerState, RegionLocalState, StoreIdent } from '../pb/raft_serverpb.js';
 import type { RaftMessage } from '../pb/raft_serverpb.js';
+import type { AskSplitResponse, RegionHeartbeatRequest, RegionHeartbeatResponse } from '../pb/schedulerpb.js';
+import { MessageType } from '../raft/types.js';
 import { CF_META } from '../storage/engine.js';
 import type { ViewableReader } from '../storage/engine.js';
 import { WriteBatch } from '../storage/write_batch.js';
 import { assert } from '../util/assert.js';
+import { mark } from '../util/marks.js';
 import type { Rng } from '../util/prng.js';
 import type { RaftstoreConfig } from './config.js';
 import { validateConfig } from './config.js';
@@ -29,6 +33,11 @@ import { RegionPeer } from './peer.js';
 import type { PeerDeps, PeerEffect, PeerObserver, PeerRound } from './peer.js';
 import { PeerStorage } from './peer_storage.js';
 import { errorResponse, regionNotFound } from './region_errors.js';
+import { cloneRegion } from './responses.js';
+import { decodeSnapshotData, SnapshotError, stageClearRange } from './snapshot.js';
+import type { AppliedSplit } from './split.js';
+import { isEpochStale, StoreMeta } from './store_meta.js';
+import type { KeyRange } from './store_meta.js';
 
 export interface StoreDeps {
   readonly storeId: number;
@@ -45,6 +54,27 @@ export interface StoreRound<R> {
   readonly batch: WriteBatch;
   readonly sync: boolean;
   readonly peers: readonly [RegionPeer<R>, PeerRound<R>][];
+  /** Peers destroyed by this round's batch (stale ones, and followers that applied their own removal). */
+  readonly destroyed: readonly Destroy<R>[];
+  /** Regions split off in this round whose peers here start once the batch is durable. */
+  readonly created: readonly Creation<R>[];
+}
+
+/** A peer (or, at restart, only its storage) to destroy, and the region its tombstone remembers. */
+interface Destroy<R> {
+  readonly regionId: number;
+  readonly peer: RegionPeer<R> | undefined;
+  readonly storage: PeerStorage;
+  readonly tombstone: Region;
+}
+
+interface Creation<R> {
+  readonly region: Region;
+  readonly peerId: number;
+  /** The parent's peer here led it: the new region campaigns at once. */
+  readonly campaign: boolean;
+  /** An uninitialized peer of the region that the split replaces. */
+  readonly replaced: RegionPeer<R> | undefined;
 }
 
 /** What the shell must do (every effect names its region where it matters). */
@@ -60,6 +90,11 @@ export class StoreCore<R> {
   /** The peers in region id order, kept sorted as peers come and go. */
   private sortedPeers: RegionPeer<R>[] = [];
   private roundInFlight = false;
+  private readonly meta = new StoreMeta();
+  /** Destroys decided since the last round, staged by the next one (C2: only the store removes peers). */
+  private readonly pendingDestroys = new Map<number, Destroy<R>>();
+  /** Effects of peers that left the store (answers to their pending commands). */
+  private storeOutbox: StoreEffect<R>[] = [];
 
   private constructor(deps: StoreDeps) {
     validateConfig(deps.config);
@@ -93,11 +128,21 @@ export class StoreCore<R> {
       const state = RegionLocalState.decode(value);
       const region = state.region;
       assert(region !== undefined && region.id === regionIdOfKey(key), 'region state key and value disagree');
-      if (state.state === PeerState.Tombstone) continue;
-      const self = region.peers.find((p) => p.storeId === deps.storeId);
-      assert(self !== undefined, `store ${deps.storeId}: region ${region.id} is live here but has no peer here`);
+      if (state.state === PeerState.Tombstone) {
+        store.meta.setTombstone(region);
+        continue;
+      }
       const storage = PeerStorage.load(deps.engine, deps.engine, region);
-      store.addPeer(RegionPeer.open<R>(store.peerDeps(self.id), storage));
+      const self = region.peers.find((p) => p.storeId === deps.storeId);
+      if (self === undefined) {
+        // A leader that applied its own removal and crashed before the stale check destroyed it.
+        mark('raftstore: removed peer destroyed at restart');
+        store.pendingDestroys.set(region.id, { regionId: region.id, peer: undefined, storage, tombstone: region });
+        continue;
+      }
+      const peer = RegionPeer.open<R>(store.peerDeps(self.id), storage);
+      store.addPeer(peer);
+      store.meta.setRange(region);
     }
     return store;
   }
@@ -114,10 +159,98 @@ export class StoreCore<R> {
     for (const peer of this.sortedPeers) peer.tick();
   }
 
-  /** Routes a raft message to its region's peer; messages for unknown regions are dropped (issue 6 creates peers). */
+  /** Initialized regions here, for checks (copies). */
+  regions(): Region[] {
+    return this.sortedPeers.filter((p) => p.storage.isInitialized()).map((p) => cloneRegion(p.region));
+  }
+
+  /** The range index (ordered, non-overlapping: asserted on every change). */
+  ranges(): readonly (KeyRange & { readonly regionId: number })[] {
+    return this.meta.allRanges();
+  }
+
+  /**
+   * Routes a raft message to its region's peer, creating an uninitialized
+   * peer when the message may (S3), dropping it when it is for a destroyed
+   * peer (P6) or would make ranges overlap (P7).
+   */
   onRaftMessage(rm: RaftMessage): void {
-    if (rm.toPeer?.storeId !== this.storeId) return;
-    this.peers.get(rm.regionId)?.onRaftMessage(rm);
+    const to = rm.toPeer;
+    if (to === undefined || to.storeId !== this.storeId || to.id === 0) return;
+    let peer = this.peers.get(rm.regionId);
+    if (peer !== undefined && peer.peerId !== to.id) {
+      // A larger peer id with an epoch not older than ours: the region removed us and re-added this store.
+      if (to.id > peer.peerId && !isEpochStale(rm.regionEpoch, peer.region.regionEpoch) && !rm.isTombstone) {
+        mark('raftstore: local peer superseded by a newer peer id');
+        this.queueDestroy(peer, rm);
+      }
+      return;
+    }
+    if (rm.isTombstone) {
+      if (peer !== undefined) this.onGcMessage(peer, rm);
+      return;
+    }
+    const m = rm.message;
+    if (m === undefined) return;
+    let snapRange: KeyRange | undefined;
+    if (m.msgType === MessageType.MsgSnapshot) {
+      snapRange = snapshotRange(m.snapshot?.data);
+      if (snapRange === undefined) return;
+      if (this.meta.overlapping(snapRange, rm.regionId).length > 0) {
+        mark('raftstore: snapshot refused, its range overlaps another region here (P7)');
+        return;
+      }
+    }
+    if (peer === undefined) {
+      if (!this.mayCreatePeer(rm, m.msgType)) return;
+      peer = this.createUninitialized(rm.regionId, to.id);
+    }
+    if (this.pendingDestroys.has(rm.regionId)) return;
+    peer.onRaftMessage(rm);
+    if (snapRange !== undefined && peer.hasPendingSnapshot) this.meta.addPendingSnapshot(rm.regionId, snapRange);
+  }
+
+  /** Only a leader's messages create peers, and not for a destroyed peer's older epochs (P6) or an owned range. */
+  private mayCreatePeer(rm: RaftMessage, type: MessageType): boolean {
+    if (type !== MessageType.MsgAppend && type !== MessageType.MsgHeartbeat && type !== MessageType.MsgSnapshot) return false;
+    const tomb = this.meta.tombstone(rm.regionId);
+    if (tomb !== undefined && !((rm.regionEpoch?.confVer ?? 0) > (tomb.regionEpoch?.confVer ?? 0))) {
+      mark('raftstore: message for a destroyed peer dropped (P6)');
+      return false;
+    }
+    if (this.meta.overlapping({ startKey: rm.startKey, endKey: rm.endKey }, rm.regionId).length > 0) {
+      // The region is still part of a region here that has not applied its split: the split creates it.
+      mark('raftstore: peer not created, its range is owned by a region here');
+      return false;
+    }
+    return true;
+  }
+
+  private createUninitialized(regionId: number, peerId: number): RegionPeer<R> {
+    const region: Region = { id: regionId, startKey: Buffer.alloc(0), endKey: Buffer.alloc(0), regionEpoch: { confVer: 0, version: 0 }, peers: [] };
+    const peer = RegionPeer.open<R>(this.peerDeps(peerId), PeerStorage.load(this.deps.engine, this.deps.engine, region));
+    this.addPeer(peer);
+    this.meta.clearTombstone(regionId);
+    mark('raftstore: uninitialized peer created');
+    return peer;
+  }
+
+  /** A member told this peer that the region removed it (TinyKV handleGCPeerMsg): destroy it if the news is newer. */
+  private onGcMessage(peer: RegionPeer<R>, rm: RaftMessage): void {
+    if (!isEpochStale(peer.region.regionEpoch, rm.regionEpoch) || peer.isLeader) return;
+    mark('raftstore: stale peer destroyed on a gc message');
+    this.queueDestroy(peer, rm);
+  }
+
+  private queueDestroy(peer: RegionPeer<R>, news: { readonly regionEpoch: Region['regionEpoch'] } | Region): void {
+    if (this.pendingDestroys.has(peer.regionId)) return;
+    const tombstone = cloneRegion(peer.region);
+    // The tombstone remembers the newest epoch known, so messages older than the news are dropped too.
+    if (news.regionEpoch !== undefined && isEpochStale(tombstone.regionEpoch, news.regionEpoch)) {
+      const a = tombstone.regionEpoch ?? { confVer: 0, version: 0 };
+      tombstone.regionEpoch = { confVer: Math.max(a.confVer, news.regionEpoch.confVer), version: Math.max(a.version, news.regionEpoch.version) };
+    }
+    this.pendingDestroys.set(peer.regionId, { regionId: peer.regionId, peer, storage: peer.storage, tombstone });
   }
 
   /** Routes a command to its region's peer, or answers RegionNotFound. */
@@ -137,31 +270,167 @@ export class StoreCore<R> {
     assert(!this.roundInFlight, `store ${this.storeId}: a round is already in flight`);
     const batch = new WriteBatch();
     const peers: [RegionPeer<R>, PeerRound<R>][] = [];
-    let sync = false;
+    const destroyed: Destroy<R>[] = [...this.pendingDestroys.values()];
+    this.pendingDestroys.clear();
+    for (const d of destroyed) d.storage.stageDestroy(batch, d.tombstone);
+    const created: Creation<R>[] = [];
+    let sync = destroyed.length > 0;
     for (const peer of this.sortedPeers) {
+      if (destroyed.some((d) => d.peer === peer)) continue;
       const round = peer.prepareRound(batch);
       if (round === undefined) continue;
       peers.push([peer, round]);
       sync ||= round.sync;
+      if (round.removedSelf) {
+        peer.storage.stageDestroy(batch, peer.storage.appliedRegion);
+        destroyed.push({ regionId: peer.regionId, peer, storage: peer.storage, tombstone: peer.storage.appliedRegion });
+      }
+      for (const split of round.splits) {
+        const c = this.stageSplitTarget(batch, split, peer);
+        if (c !== undefined) created.push(c);
+      }
     }
     if (peers.length === 0 && batch.isEmpty()) return undefined;
     this.roundInFlight = true;
-    return { batch, sync, peers };
+    return { batch, sync, peers, destroyed, created };
+  }
+
+  /**
+   * Stages the region a split created, on this store (P5: the parent's peer
+   * here applied the split, so the new region has a peer here by
+   * construction). Not when the region already has an initialized peer
+   * here, or this store already destroyed a later peer of it (its range
+   * is then cleared: nobody here owns it).
+   */
+  private stageSplitTarget(batch: WriteBatch, split: AppliedSplit, parent: RegionPeer<R>): Creation<R> | undefined {
+    const right = split.right;
+    const self = right.peers.find((p) => p.storeId === this.storeId);
+    assert(self !== undefined, `store ${this.storeId}: split of region ${parent.regionId} made region ${right.id} without a peer here`);
+    const existing = this.peers.get(right.id);
+    if (existing !== undefined && existing.storage.isInitialized()) {
+      mark('raftstore: split target already initialized here');
+      return undefined;
+    }
+    const tomb = this.meta.tombstone(right.id);
+    if (tomb !== undefined && isEpochStale(right.regionEpoch, tomb.regionEpoch)) {
+      mark('raftstore: split target already removed here, its range cleared');
+      stageClearRange(batch, right.startKey, right.endKey);
+      return undefined;
+    }
+    if (existing !== undefined) mark('raftstore: split replaces an uninitialized peer');
+    PeerStorage.create(this.deps.engine, this.deps.engine, right).stageInitialState(batch, batch);
+    return { region: right, peerId: self.id, campaign: parent.isLeader, replaced: existing };
   }
 
   /** Once the round's batch is written (and fsynced when `round.sync`). */
   finishRound(round: StoreRound<R>): void {
     assert(this.roundInFlight, `store ${this.storeId}: no round in flight`);
     this.roundInFlight = false;
-    for (const [peer, pr] of round.peers) peer.finishRound(pr);
+    for (const [peer, pr] of round.peers) {
+      peer.finishRound(pr);
+      if (pr.ready.snapshot !== undefined) this.meta.removePendingSnapshot(peer.regionId);
+      if (!pr.removedSelf && peer.storage.isInitialized() && (pr.ready.snapshot !== undefined || pr.splits.length > 0)) this.meta.setRange(peer.region);
+    }
+    for (const d of round.destroyed) this.removePeer(d);
+    for (const c of round.created) {
+      if (c.replaced !== undefined) this.detachPeer(c.replaced);
+      const peer = RegionPeer.open<R>(this.peerDeps(c.peerId), PeerStorage.load(this.deps.engine, this.deps.engine, c.region));
+      this.addPeer(peer);
+      this.meta.clearTombstone(c.region.id);
+      this.meta.setRange(c.region);
+      if (c.campaign) peer.campaign();
+    }
+  }
+
+  /** C2: the one place a destroyed peer leaves the store's metadata. */
+  private removePeer(d: Destroy<R>): void {
+    if (d.peer !== undefined) this.detachPeer(d.peer);
+    this.meta.setTombstone(d.tombstone);
+    mark('raftstore: peer destroyed');
+  }
+
+  private detachPeer(peer: RegionPeer<R>): void {
+    assert(this.peers.get(peer.regionId) === peer, `store ${this.storeId}: detaching a peer of region ${peer.regionId} that is not routed`);
+    peer.abandonPending(regionNotFound(peer.regionId));
+    for (const e of peer.drain()) this.storeOutbox.push(e);
+    this.peers.delete(peer.regionId);
+    this.sortedPeers = this.sortedPeers.filter((p) => p !== peer);
+    this.meta.removeRange(peer.regionId);
+    this.meta.removePendingSnapshot(peer.regionId);
   }
 
   /** Every effect queued by every peer, in region id order. */
   drain(): readonly StoreEffect<R>[] {
-    if (this.sortedPeers.length === 1) return (this.sortedPeers[0] as RegionPeer<R>).drain();
-    const out: StoreEffect<R>[] = [];
+    if (this.sortedPeers.length === 1 && this.storeOutbox.length === 0) return (this.sortedPeers[0] as RegionPeer<R>).drain();
+    const out: StoreEffect<R>[] = this.storeOutbox;
+    this.storeOutbox = [];
     for (const peer of this.sortedPeers) for (const e of peer.drain()) out.push(e);
     return out;
+  }
+
+  // ---- the scheduler ----
+
+  /** Region heartbeats of the regions led here (the shell sends them to the scheduler). */
+  heartbeats(): { readonly request: RegionHeartbeatRequest; readonly term: number }[] {
+    const out: { request: RegionHeartbeatRequest; term: number }[] = [];
+    for (const peer of this.sortedPeers) {
+      const request = peer.heartbeat();
+      if (request !== undefined) out.push({ request, term: peer.term });
+    }
+    return out;
+  }
+
+  /**
+   * An operator from the scheduler (TinyKV onRegionHeartbeatResponse): it
+   * becomes an admin command of the region's leader here, stamped with the
+   * epoch the scheduler decided on, so a stale operator fails the epoch check.
+   */
+  onHeartbeatResponse(resp: RegionHeartbeatResponse): void {
+    const peer = this.peers.get(resp.regionId);
+    if (peer === undefined || !peer.isLeader) return;
+    let admin: AdminRequest | undefined;
+    if (resp.changePeer !== undefined) {
+      admin = { cmdType: AdminCmdType.ChangePeer, changePeer: { changeType: resp.changePeer.changeType, peer: resp.changePeer.peer }, compactLog: undefined, transferLeader: undefined, split: undefined };
+    } else if (resp.transferLeader !== undefined) {
+      admin = { cmdType: AdminCmdType.TransferLeader, transferLeader: { peer: resp.transferLeader.peer }, changePeer: undefined, compactLog: undefined, split: undefined };
+    }
+    if (admin === undefined) return;
+    const request: RaftCmdRequest = {
+      header: { regionId: resp.regionId, peer: { id: peer.peerId, storeId: this.storeId }, regionEpoch: resp.regionEpoch ?? peer.region.regionEpoch, term: 0 },
+      requests: [],
+      adminRequest: admin,
+    };
+    peer.handleCommand(request, undefined);
+  }
+
+  /** Runs a region's split checker (after its `splitCheck` effect). */
+  checkSplit(regionId: number): void {
+    this.peers.get(regionId)?.checkSplit();
+  }
+
+  /** The scheduler's answer to an `askSplit` effect. */
+  onAskSplit(regionId: number, asked: Region, splitKey: Buffer, resp: AskSplitResponse): void {
+    const peer = this.peers.get(regionId);
+    if (peer === undefined) return;
+    if (resp.header?.error !== undefined) {
+      mark('raftstore: split refused by the scheduler');
+      return;
+    }
+    peer.proposeSplit(asked, splitKey, resp.newRegionId, resp.newPeerIds);
+  }
+
+  /**
+   * The scheduler's view of a region whose peer here missed its leader for
+   * long: a region at least as new as ours that does not hold our peer
+   * removed it (a removed leader waits for exactly this, C4).
+   */
+  onStaleCheck(regionId: number, region: Region | undefined): void {
+    const peer = this.peers.get(regionId);
+    if (peer === undefined || region === undefined || !peer.storage.isInitialized()) return;
+    if (region.peers.some((p) => p.id === peer.peerId)) return;
+    if ((region.regionEpoch?.confVer ?? 0) < (peer.region.regionEpoch?.confVer ?? 0)) return;
+    mark('raftstore: removed peer destroyed after the stale check');
+    this.queueDestroy(peer, region);
   }
 
   generateSnapshot(regionId: number): void {
@@ -180,9 +449,26 @@ export class StoreCore<R> {
     return { storeId: this.storeId, peerId, raftEngine: this.deps.engine, kvEngine: this.deps.engine, rng: this.deps.rng(), config: this.deps.config, ...(this.deps.observer === undefined ? {} : { observer: this.deps.observer }) };
   }
 
+  /** Peers to destroy at the next round (the shell runs one when this is non-zero). */
+  get destroysPending(): number {
+    return this.pendingDestroys.size;
+  }
+
   private addPeer(peer: RegionPeer<R>): void {
     assert(!this.peers.has(peer.regionId), `store ${this.storeId}: region ${peer.regionId} already has a peer`);
     this.peers.set(peer.regionId, peer);
     this.sortedPeers = [...this.sortedPeers, peer].sort((a, b) => a.regionId - b.regionId);
+  }
+}
+
+/** The key range of a snapshot's region, or undefined when the snapshot does not decode (it is dropped). */
+function snapshotRange(data: Uint8Array | undefined): KeyRange | undefined {
+  if (data === undefined) return undefined;
+  try {
+    const region = decodeSnapshotData(data).region;
+    return { startKey: region.startKey, endKey: region.endKey };
+  } catch (err) {
+    if (err instanceof SnapshotError) return undefined;
+    throw err;
   }
 }

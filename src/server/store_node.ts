@@ -360,6 +360,20 @@ export class StoreNode {
           });
           break;
         }
+        case 'splitCheck': {
+          const regionId = e.regionId;
+          // The checker reads the region's data: off the current turn too.
+          setImmediate(() => {
+            if (!this.isRunning) return;
+            this.guard(() => this.core.checkSplit(regionId));
+            this.schedulePump();
+          });
+          break;
+        }
+        case 'askSplit':
+        case 'staleCheck':
+          // No scheduler yet (issue 7): one region, never split or removed.
+          break;
         default:
           assertNever(e);
       }

@@ -83,7 +83,7 @@ export class Cluster {
   readonly random: SimRandom;
   readonly network: SimNetwork<ClusterPayload>;
   readonly storeIds: readonly number[];
-  readonly scheduler = new MockScheduler();
+  readonly scheduler: MockScheduler;
   readonly history: HistoryRecorder;
   readonly safety = new RegionSafety();
   private readonly stores = new Map<number, SimStore>();
@@ -98,6 +98,7 @@ export class Cluster {
     assert(options.storeCount >= 1 && options.storeCount < clientIdBase, `cluster: ${options.storeCount} stores`);
     this.seed = seed;
     this.options = options;
+    this.scheduler = new MockScheduler(options.storeCount + 1);
     this.random = new SimRandom(seed);
     this.trace = new Trace({ enabled: hooks.traceEnabled ?? true, ...(hooks.traceSink === undefined ? {} : { sink: hooks.traceSink }), nowMs: () => this.clock.nowMs });
     this.storeIds = Array.from({ length: options.storeCount }, (_, i) => i + 1);

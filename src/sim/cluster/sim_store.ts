@@ -20,6 +20,7 @@
 import type { RaftCmdResponse } from '../../pb/raft_cmdpb.js';
 import type { RaftMessage } from '../../pb/raft_serverpb.js';
 import type { Region } from '../../pb/metapb.js';
+import type { AskSplitRequest, AskSplitResponse, RegionHeartbeatRequest, RegionHeartbeatResponse } from '../../pb/schedulerpb.js';
 import { MessageType } from '../../raft/types.js';
 import type { RaftstoreConfig } from '../../raftstore/config.js';
 import type { PeerObserver, RegionView } from '../../raftstore/peer.js';
@@ -27,7 +28,7 @@ import { SnapshotAssembler, SnapshotChunkError, splitSnapshotMessage } from '../
 import { StoreCore } from '../../raftstore/store.js';
 import type { StoreEffect } from '../../raftstore/store.js';
 import { CF_DEFAULT } from '../../storage/engine.js';
-import { assert } from '../../util/assert.js';
+import { assert, assertNever } from '../../util/assert.js';
 import { compareBytes } from '../../util/bytes.js';
 import type { SimClock } from '../clock.js';
 import type { SimDisk } from '../disk.js';
@@ -50,15 +51,18 @@ export interface SimStoreConfig {
   readonly tickMs: number;
   /** Leaders report their regions this often (TinyKV `SchedulerHeartbeatTickInterval`). */
   readonly heartbeatMs: number;
-  /** Snapshot generation takes up to this long. */
+  /** Snapshot generation (and a split check, and a scheduler call's answer) takes up to this long. */
   readonly snapshotGenMsMax: number;
   /** Most snapshot streams a store receives at once; a new one evicts the oldest. */
   readonly snapshotStreamsMax: number;
 }
 
-/** The scheduler's side of region heartbeats (TinyKV's MockSchedulerClient.RegionHeartbeat). */
-export interface HeartbeatSink {
-  regionHeartbeat(region: Region, leaderStoreId: number, leaderPeerId: number, term: number): void;
+/** What a store asks the scheduler (TinyKV's MockSchedulerClient, in process and synchronous as there). */
+export interface SchedulerSink {
+  /** A leader's report; the answer may carry an operator. `term` is the leader's raft term. */
+  regionHeartbeat(req: RegionHeartbeatRequest, term: number): RegionHeartbeatResponse | undefined;
+  askSplit(req: AskSplitRequest): AskSplitResponse;
+  regionById(id: number): Region | undefined;
 }
 
 export interface SimStoreDeps {
@@ -68,7 +72,7 @@ export interface SimStoreDeps {
   readonly disk: SimDisk;
   readonly prng: Prng;
   readonly send: (envelope: ClusterEnvelope, onOutcome?: OutcomeCallback) => void;
-  readonly scheduler: HeartbeatSink;
+  readonly scheduler: SchedulerSink;
   readonly observer: PeerObserver;
 }
 
@@ -160,11 +164,15 @@ export class SimStore {
     this.deps.clock.schedule(delayMs, this.storeId, 'region heartbeat', () => {
       const core = this.core;
       assert(core !== undefined, 'heartbeat of a down store');
-      for (const id of core.regionIds()) {
-        const peer = core.peer(id);
-        if (peer !== undefined && peer.isLeader) this.deps.scheduler.regionHeartbeat(peer.region, this.storeId, peer.peerId, peer.term);
+      for (const { request, term } of core.heartbeats()) {
+        const resp = this.deps.scheduler.regionHeartbeat(request, term);
+        if (resp !== undefined && (resp.changePeer !== undefined || resp.transferLeader !== undefined)) {
+          this.record(`operator for region ${resp.regionId}: ${resp.changePeer !== undefined ? `change peer ${resp.changePeer.changeType} ${resp.changePeer.peer?.id}` : `transfer leader to ${resp.transferLeader?.peer?.id}`}`);
+          core.onHeartbeatResponse(resp);
+        }
       }
       this.scheduleHeartbeat(this.config.heartbeatMs);
+      this.pump();
     });
   }
 
@@ -216,8 +224,35 @@ export class SimStore {
           });
           break;
         }
+        case 'splitCheck':
+          this.later('split check', () => this.core?.checkSplit(e.regionId));
+          break;
+        case 'askSplit': {
+          const resp = this.deps.scheduler.askSplit({ header: undefined, region: e.region });
+          this.record(`ask split of region ${e.regionId}: ${resp.header?.error?.message ?? `region ${resp.newRegionId}, peers ${resp.newPeerIds.join(',')}`}`);
+          this.later('ask split answer', () => this.core?.onAskSplit(e.regionId, e.region, e.splitKey, resp));
+          break;
+        }
+        case 'staleCheck': {
+          const region = this.deps.scheduler.regionById(e.regionId);
+          this.later('stale check answer', () => this.core?.onStaleCheck(e.regionId, region));
+          break;
+        }
+        default:
+          assertNever(e, `store ${this.storeId}: unknown effect`);
       }
     }
+  }
+
+  /** Runs `f` on this incarnation of the store a little later (a worker or the scheduler answering), then pumps. */
+  private later(what: string, f: () => void): void {
+    const core = this.core;
+    const delay = this.deps.prng.intInclusive(1, this.config.snapshotGenMsMax);
+    this.deps.clock.schedule(delay, this.storeId, what, () => {
+      if (this.core !== core || core === undefined) return;
+      f();
+      this.pump();
+    });
   }
 
   private sendRaft(regionId: number, rm: RaftMessage): void {
