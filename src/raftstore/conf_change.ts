@@ -46,6 +46,9 @@ export function applyChangePeer(region: Region, entryData: Uint8Array): AppliedC
   if (cp === undefined || peer === undefined || peer.id !== cc.nodeId || cp.changeType !== cc.changeType) {
     return refuse(invalidRequest(`conf change entry for node ${cc.nodeId} does not carry its request`));
   }
+  if (cp.changeType !== ConfChangeType.AddNode && cp.changeType !== ConfChangeType.RemoveNode) {
+    return refuse(invalidRequest(`conf change type ${cp.changeType} is not supported`));
+  }
   const epoch = region.regionEpoch ?? { confVer: 0, version: 0 };
   const seen = request.header?.regionEpoch;
   if (seen === undefined || seen.confVer !== epoch.confVer) {

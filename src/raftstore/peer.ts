@@ -368,7 +368,8 @@ export class RegionPeer<R> {
     const applyUpdate = this.stageApply(batch, rd.committedEntries, answers, updates);
     if (applyUpdate !== undefined) updates.push(applyUpdate);
     // A destroyed peer's batch must be durable before anything it says goes out.
-    const sync = rd.mustSync || rd.snapshot !== undefined || this.roundRemovedSelf || this.roundSplits.length > 0;
+    // A changed region is synced too: its epoch must never be seen to go back after a crash.
+    const sync = rd.mustSync || rd.snapshot !== undefined || updates.some((u) => u.kind === 'region');
     return { ready: rd, updates, answers, sync, splits: this.roundSplits, removedSelf: this.roundRemovedSelf };
   }
 
@@ -774,7 +775,8 @@ export class RegionPeer<R> {
    */
   private snapshotForRaft(): Snapshot {
     const snap = this.generatedSnapshot;
-    if (snap !== undefined && (snap.metadata?.index ?? 0) >= this.storage.truncatedIndex) return snap;
+    // A snapshot from before a conf change would not hold a peer added since: the receiver must be in it.
+    if (snap !== undefined && (snap.metadata?.index ?? 0) >= this.storage.truncatedIndex && sameMembers(snap, this.region)) return snap;
     this.generatedSnapshot = undefined;
     if (!this.snapshotGenerating) {
       this.snapshotGenerating = true;
@@ -836,6 +838,12 @@ export class RegionPeer<R> {
       },
     });
   }
+}
+
+/** The snapshot's configuration is the region's current membership. */
+function sameMembers(snap: Snapshot, region: Region): boolean {
+  const nodes = snap.metadata?.confState?.nodes ?? [];
+  return nodes.length === region.peers.length && region.peers.every((p) => nodes.includes(p.id));
 }
 
 /** The index of the region's first stored log entry, if any (where log GC resumes after a restart). */

@@ -41,9 +41,10 @@ export function checkSplit(reader: Reader, region: Region, maxSizeBytes: number,
     size += e.key.length + e.value.length;
     // Not the region's first key: both halves must be non-empty ranges.
     if (splitKey === undefined && size > splitSizeBytes && compareBytes(e.key, region.startKey) > 0) splitKey = Buffer.from(e.key);
-    if (size > maxSizeBytes) return { sizeBytes: size, splitKey };
+    // Past the maximum only a split key is still wanted (the first entries may alone exceed it).
+    if (size > maxSizeBytes && splitKey !== undefined) return { sizeBytes: size, splitKey };
   }
-  return { sizeBytes: size, splitKey: undefined };
+  return { sizeBytes: size, splitKey: size > maxSizeBytes ? splitKey : undefined };
 }
 
 /** Entries of every data CF in the region's range, merged in key order. */

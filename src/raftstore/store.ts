@@ -270,7 +270,8 @@ export class StoreCore<R> {
     assert(!this.roundInFlight, `store ${this.storeId}: a round is already in flight`);
     const batch = new WriteBatch();
     const peers: [RegionPeer<R>, PeerRound<R>][] = [];
-    const destroyed: Destroy<R>[] = [...this.pendingDestroys.values()];
+    // A peer queued while a round was in flight may have left meanwhile (it applied its own removal).
+    const destroyed: Destroy<R>[] = [...this.pendingDestroys.values()].filter((d) => d.peer === undefined || this.peers.get(d.regionId) === d.peer);
     this.pendingDestroys.clear();
     for (const d of destroyed) d.storage.stageDestroy(batch, d.tombstone);
     const created: Creation<R>[] = [];

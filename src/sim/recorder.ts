@@ -43,6 +43,20 @@ export class HistoryRecorder {
     return id;
   }
 
+  /**
+   * A scan that turned out to read only part of its range (it stopped at a
+   * region boundary; the rest is another operation) is recorded with the
+   * range it read: [start, end), `end` within the asked range.
+   */
+  narrowScan(id: number, end: string): void {
+    const op = this.open.get(id);
+    if (op === undefined) assert(false, `history: operation ${id} is not open`);
+    const input = op.input;
+    if (input.kind !== 'scan') assert(false, `history: narrowing a ${input.kind}`);
+    if (!(end > input.start && (input.end === undefined || end <= input.end))) assert(false, `history: narrowing scan [${input.start}, ${input.end ?? ''}) to end ${end}`);
+    this.open.set(id, { ...op, input: { ...input, end } });
+  }
+
   /** Records the completion of an open operation. `output` is required exactly when status is `ok`. */
   complete(id: number, status: OpStatus, output?: KvOutput): KvOperation {
     const op = this.open.get(id);

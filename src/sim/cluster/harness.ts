@@ -18,7 +18,10 @@ import { applyStateKey } from '../../raftstore/meta/keys.js';
 import { CF_DEFAULT, CF_META, DATA_CFS } from '../../storage/engine.js';
 import type { CfName } from '../../storage/engine.js';
 import { assert } from '../../util/assert.js';
+import { keyInRegion } from '../../raftstore/cmd_check.js';
 import { compareReplicas } from '../checkers/convergence.js';
+import { checkCoverage, RegionInvariants } from '../checkers/regions.js';
+import { WORLD } from '../clock.js';
 import type { ReplicaState } from '../checkers/convergence.js';
 import { SimulationError } from '../errors.js';
 import { checkHistory, toFailure } from '../runner.js';
@@ -108,29 +111,62 @@ export function mustGet(cluster: Cluster, client: ClusterClient, key: string, cf
   return value;
 }
 
-/** TinyKV `Scan(start, end)`: region by region (a Snap, then the region's range), recorded as one scan. */
+/** TinyKV `Scan(start, end)` (`end` non-empty), blocking: see {@link scanAcross}. */
 export function mustScan(cluster: Cluster, client: ClusterClient, start: string, end: string): [string, string][] {
-  const id = cluster.history.begin(client.endpoint, { kind: 'scan', start, end, limit: SCAN_UNLIMITED });
-  const entries = scanRegions(cluster, client, start, end);
-  cluster.history.complete(id, 'ok', { kind: 'scan', entries });
-  return entries;
+  let out: [string, string][] | undefined;
+  scanAcross(cluster, client, start, end, (entries) => {
+    out = entries;
+  });
+  runUntilTrue(cluster, () => out !== undefined, 120_000, `Scan(${start}, ${end})`);
+  return out as [string, string][];
 }
 
 /** A scan "limit" no scan reaches: the history's scans here are unlimited. */
 export const SCAN_UNLIMITED = 1_000_000_000;
 
-function scanRegions(cluster: Cluster, client: ClusterClient, start: string, end: string): [string, string][] {
+/**
+ * TinyKV `Scan(start, end)`: region by region, a Snap of the region holding
+ * the next key, then its part of the range. Each region's part is recorded
+ * as its own scan of the range it read (a scan across regions is not one
+ * atomic read); a failed part throws the liveness failure.
+ */
+export function scanAcross(cluster: Cluster, client: ClusterClient, start: string, end: string, onDone: (entries: [string, string][]) => void): void {
+  assert(end !== '', 'scanAcross: the end key must be set');
   const out: [string, string][] = [];
-  let key = start;
-  for (;;) {
-    const outcome = mustSucceed(blockingRequest(cluster, client, key, [snapRequest()], { start: key, end }), `Scan(${key})`);
-    for (const [k, v] of outcome.entries ?? []) out.push([k, v]);
-    const region = outcome.response.responses[0]?.snap?.region;
-    assert(region !== undefined, 'Snap response without region');
-    const regionEnd = text(region.endKey);
-    if (regionEnd === '' || (end !== '' && regionEnd >= end)) return out;
-    key = regionEnd;
-  }
+  const part = (key: string): void => {
+    const id = cluster.history.begin(client.endpoint, { kind: 'scan', start: key, end, limit: SCAN_UNLIMITED });
+    client.request(bytes(key), [snapRequest()], (outcome) => {
+      const ok = mustSucceed(outcome, `Scan(${key}, ${end})`);
+      const region = ok.response.responses[0]?.snap?.region;
+      assert(region !== undefined, 'Snap response without region');
+      const regionEnd = text(region.endKey);
+      const more = regionEnd !== '' && regionEnd < end;
+      if (more) cluster.history.narrowScan(id, regionEnd);
+      const entries = ok.entries ?? [];
+      cluster.history.complete(id, 'ok', { kind: 'scan', entries });
+      for (const [k, v] of entries) out.push([k, v]);
+      if (more) part(regionEnd);
+      else onDone(out);
+    }, { start: bytes(key), end: bytes(end) });
+  };
+  part(start);
+}
+
+/** Runs a scheduler operator and waits until the scheduler's view shows it done (TinyKV MustAddPeer/MustRemovePeer, 500 × 10 ms). */
+export function mustAddPeer(cluster: Cluster, regionId: number, peer: Peer, timeoutMs = 5_000): void {
+  cluster.scheduler.addPeer(regionId, peer);
+  runUntilTrue(cluster, () => cluster.scheduler.hasPeer(regionId, peer), timeoutMs, `MustAddPeer(${regionId}, ${peer.id}@${peer.storeId})`);
+}
+
+export function mustRemovePeer(cluster: Cluster, regionId: number, peer: Peer, timeoutMs = 5_000): void {
+  cluster.scheduler.removePeer(regionId, peer);
+  runUntilTrue(cluster, () => !cluster.scheduler.hasPeer(regionId, peer), timeoutMs, `MustRemovePeer(${regionId}, ${peer.id}@${peer.storeId})`);
+}
+
+/** TinyKV `MustTransferLeader`: asks the scheduler until the region's reported leader is `peer` (5 s). */
+export function mustTransferLeader(cluster: Cluster, regionId: number, peer: Peer, timeoutMs = 5_000): void {
+  cluster.scheduler.transferLeader(regionId, peer);
+  runUntilTrue(cluster, () => cluster.scheduler.leaderOf(regionId)?.id === peer.id, timeoutMs, `MustTransferLeader(${regionId}, ${peer.id})`);
 }
 
 /** TinyKV `LeaderOfRegion`: the region's leader as the scheduler reports it, waiting up to `timeoutMs`. */
@@ -162,19 +198,74 @@ export function applyState(cluster: Cluster, storeId: number, regionId: number):
   return raw === undefined ? undefined : RaftApplyState.decode(raw);
 }
 
-/** Every store's data (all data CFs), for the convergence check. */
-function replicaStates(cluster: Cluster): ReplicaState[] | undefined {
-  const out: ReplicaState[] = [];
-  for (const id of cluster.storeIds) {
-    const store = cluster.store(id).store;
-    if (store === undefined) return undefined;
-    const peer = store.peer(1);
-    if (peer === undefined) return undefined;
-    const contents: [string, string][] = [];
-    for (const cf of DATA_CFS) for (const { key, value } of cluster.disk(id).scan(cf)) contents.push([`${cf}:${text(key)}`, text(value)]);
-    out.push({ nodeId: id, appliedIndex: peer.appliedIndex, contents });
+/**
+ * Whether the cluster converged, region by region, or what still differs:
+ * the scheduler's regions cover the key space once; every peer of each
+ * region is live, initialized, at the region's epoch, and all of them have
+ * applied the same index and hold the same data in the region's range; no
+ * store holds a region the scheduler does not place there (a removed peer
+ * not yet destroyed) or data outside its regions.
+ */
+function convergenceReport(cluster: Cluster): string | undefined {
+  const regions = cluster.scheduler.allRegions();
+  const coverage = checkCoverage(regions);
+  if (coverage !== undefined) return `scheduler: ${coverage}`;
+  for (const id of cluster.storeIds) if (cluster.store(id).store === undefined) return `store ${id} is down`;
+  for (const r of regions) {
+    const states: ReplicaState[] = [];
+    for (const p of r.peers) {
+      const peer = cluster.store(p.storeId).store?.peer(r.id);
+      if (peer === undefined || peer.peerId !== p.id || !peer.storage.isInitialized()) return `region ${r.id}: no initialized peer ${p.id} on store ${p.storeId}`;
+      const e = peer.region.regionEpoch;
+      if (e?.confVer !== r.regionEpoch?.confVer || e?.version !== r.regionEpoch?.version) return `region ${r.id}: store ${p.storeId} is at another epoch`;
+      states.push({ nodeId: p.storeId, appliedIndex: peer.appliedIndex, contents: dataIn(cluster, p.storeId, r.startKey, r.endKey) });
+    }
+    const verdict = compareReplicas(states);
+    if (verdict.verdict === 'diverged') return `region ${r.id}: ${verdict.report}`;
   }
-  return out;
+  for (const id of cluster.storeIds) {
+    const local = cluster.store(id).store?.regions() ?? [];
+    for (const l of local) {
+      if (!regions.some((r) => r.id === l.id && r.peers.some((p) => p.storeId === id))) return `store ${id}: holds region ${l.id}, which the scheduler does not place there`;
+    }
+    const owned = (key: Uint8Array): boolean => local.some((l) => keyInRegion(key, l));
+    for (const cf of DATA_CFS) {
+      for (const { key } of cluster.disk(id).scan(cf)) if (!owned(key)) return `store ${id}: ${cf} key ${JSON.stringify(text(key))} lies outside its regions`;
+    }
+  }
+  return undefined;
+}
+
+function dataIn(cluster: Cluster, storeId: number, start: Uint8Array, end: Uint8Array): [string, string][] {
+  const contents: [string, string][] = [];
+  for (const cf of DATA_CFS) for (const { key, value } of cluster.disk(storeId).scan(cf, { start, end })) contents.push([`${cf}:${text(key)}`, text(value)]);
+  contents.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return contents;
+}
+
+/** Runs the clock in `pollMs` steps until `done()` holds; throws a liveness failure after `timeoutMs`. */
+function pollUntilTrue(cluster: Cluster, done: () => boolean, pollMs: number, timeoutMs: number, what: string): void {
+  const deadline = cluster.clock.nowMs + timeoutMs;
+  while (!done()) {
+    if (cluster.clock.nowMs >= deadline) throw new SimulationError('liveness', `${what}: not done after ${timeoutMs} ms`);
+    cluster.runUntil(Math.min(deadline, cluster.clock.nowMs + pollMs));
+  }
+}
+
+/** Checks the region invariants of every live store every `everyMs` of virtual time (a safety failure stops the run). */
+function watchRegions(cluster: Cluster, everyMs: number): { failure: () => string | undefined } {
+  const inv = new RegionInvariants();
+  let failure: string | undefined;
+  const check = (): void => {
+    for (const id of cluster.storeIds) {
+      const store = cluster.store(id).store;
+      if (store === undefined || failure !== undefined) continue;
+      failure = inv.observe(id, store.regions());
+    }
+    if (failure === undefined) cluster.clock.schedule(everyMs, WORLD, 'region invariants', check);
+  };
+  cluster.clock.schedule(everyMs, WORLD, 'region invariants', check);
+  return { failure: () => failure };
 }
 
 export interface ClusterScenarioRun {
@@ -202,8 +293,11 @@ export function runClusterScenario(name: string, seed: number, run: ClusterScena
   let failure: RunFailure | undefined;
   try {
     cluster.start();
+    const regions = watchRegions(cluster, 100);
     run.body(cluster);
     converge(cluster, run.convergenceMs);
+    const broken = regions.failure();
+    if (broken !== undefined) throw new SimulationError('safety', broken);
   } catch (error: unknown) {
     failure = toFailure(error);
   }
@@ -231,17 +325,15 @@ function converge(cluster: Cluster, timeoutMs: number): void {
   // A final write through raft makes every replica apply up to one common, newest index.
   const client = new ClusterClient(cluster, cluster.random.stream('final client'));
   mustPut(cluster, client, FINAL_KEY, `final ${cluster.seed}`);
-  let report = 'a store is down';
+  let report = 'not checked';
   const converged = (): boolean => {
-    const states = replicaStates(cluster);
-    if (states === undefined) return false;
-    const verdict = compareReplicas(states);
-    if (verdict.verdict === 'converged') return true;
-    report = verdict.report;
+    const r = convergenceReport(cluster);
+    if (r === undefined) return true;
+    report = r;
     return false;
   };
   try {
-    runUntilTrue(cluster, converged, timeoutMs, 'convergence');
+    pollUntilTrue(cluster, converged, 10, timeoutMs, 'convergence');
   } catch (error) {
     if (error instanceof SimulationError) throw new SimulationError('convergence', `replicas did not converge in ${timeoutMs} ms: ${report}`);
     throw error;

@@ -32,15 +32,39 @@ const GENERIC_2B_2C: readonly [string, number, boolean, boolean, boolean, number
 ];
 
 function describe(p: GenericParams): string {
-  const faults = [p.unreliable ? 'unreliable' : '', p.partitions ? 'partitions' : '', p.crash ? 'crash+restart' : ''].filter((x) => x !== '');
+  const faults = [
+    p.unreliable ? 'unreliable' : '', p.partitions ? 'partitions' : '', p.crash ? 'crash+restart' : '',
+    p.confchange === true ? 'conf changes' : '', p.split === true ? 'splits' : '',
+  ].filter((x) => x !== '');
   const log = p.maxraftlog > 0 ? `, log GC at ${p.maxraftlog}` : '';
   return `TinyKV GenericTest: 5 stores, ${p.nclients} client${p.nclients === 1 ? '' : 's'}${faults.length > 0 ? `, ${faults.join(', ')}` : ''}${log}`;
 }
 
-const generic: CustomScenario[] = GENERIC_2B_2C.map(([name, nclients, unreliable, crash, partitions, maxraftlog]) => {
-  const params: GenericParams = { nclients, unreliable, crash, partitions, maxraftlog };
+/** TinyKV's GenericTest rows of part 3B: as above, then confchange and split. */
+const GENERIC_3B: readonly [string, number, boolean, boolean, boolean, number, boolean, boolean][] = [
+  ['TestConfChangeRecover3B', 1, F, T, F, -1, T, F],
+  ['TestConfChangeRecoverManyClients3B', 20, F, T, F, -1, T, F],
+  ['TestConfChangeUnreliable3B', 5, T, F, F, -1, T, F],
+  ['TestConfChangeUnreliableRecover3B', 5, T, T, F, -1, T, F],
+  ['TestConfChangeSnapshotUnreliableRecover3B', 5, T, T, F, 100, T, F],
+  ['TestConfChangeSnapshotUnreliableRecoverConcurrentPartition3B', 5, T, T, T, 100, T, F],
+  ['TestSplitRecover3B', 1, F, T, F, -1, F, T],
+  ['TestSplitRecoverManyClients3B', 20, F, T, F, -1, F, T],
+  ['TestSplitUnreliable3B', 5, T, F, F, -1, F, T],
+  ['TestSplitUnreliableRecover3B', 5, T, T, F, -1, F, T],
+  ['TestSplitConfChangeSnapshotUnreliableRecover3B', 5, T, T, F, 100, T, T],
+  ['TestSplitConfChangeSnapshotUnreliableRecoverConcurrentPartition3B', 5, T, T, T, 100, T, T],
+];
+
+function genericScenario(name: string, params: GenericParams): CustomScenario {
   return { name, description: describe(params), run: (seed, options) => runGenericTest(name, params, seed, options) };
-});
+}
+
+const generic: CustomScenario[] = GENERIC_2B_2C.map(([name, nclients, unreliable, crash, partitions, maxraftlog]) =>
+  genericScenario(name, { nclients, unreliable, crash, partitions, maxraftlog }));
+
+const generic3B: CustomScenario[] = GENERIC_3B.map(([name, nclients, unreliable, crash, partitions, maxraftlog, confchange, split]) =>
+  genericScenario(name, { nclients, unreliable, crash, partitions, maxraftlog, confchange, split }));
 
 export const CLUSTER_SCENARIOS: readonly CustomScenario[] = [
   ...generic.slice(0, 10),
@@ -65,4 +89,5 @@ export const CLUSTER_SCENARIOS: readonly CustomScenario[] = [
     description: 'HARD-CASES S2 at the store level: 2 stores, old appends arrive after the follower compacted past their prevLogIndex',
     run: (seed, options) => runS2(seed, options),
   },
+  ...generic3B,
 ];
