@@ -59,6 +59,15 @@ export interface Config {
    * @default 0
    */
   readonly voteResendTick?: number;
+  /**
+   * A probe (the one MsgAppend a leader keeps in flight to a follower in
+   * Probe state) unanswered at a heartbeat is taken as lost and sent again
+   * with the heartbeat: at most one per heartbeat interval, as Probe
+   * promises, but without first waiting for a heartbeat response (etcd's
+   * behaviour, false, needs two round trips to succeed on a lossy link).
+   * @default false
+   */
+  readonly resendProbeOnHeartbeat?: boolean;
   /** Election timeout jitter. */
   readonly rng: Rng;
 }
@@ -93,6 +102,7 @@ export function resolveConfig(c: Config): ResolvedConfig {
     disableProposalForwarding: c.disableProposalForwarding ?? false,
     stepDownOnRemoval: c.stepDownOnRemoval ?? true,
     voteResendTick: c.voteResendTick ?? 0,
+    resendProbeOnHeartbeat: c.resendProbeOnHeartbeat ?? false,
     rng: c.rng,
   };
   assert(Number.isSafeInteger(r.voteResendTick) && r.voteResendTick >= 0, 'vote resend tick must be a non-negative integer');

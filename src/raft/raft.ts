@@ -87,6 +87,7 @@ export class Raft {
   randomizedElectionTimeout = 0;
   readonly disableProposalForwarding: boolean;
   readonly stepDownOnRemoval: boolean;
+  readonly resendProbeOnHeartbeat: boolean;
   /** MsgReadIndex received before the leader committed an entry of its term. */
   pendingReadIndexMessages: Message[] = [];
   private stepFn: StepFn = stepFollower;
@@ -108,6 +109,7 @@ export class Raft {
     this.electionTimeout = cfg.electionTick;
     this.disableProposalForwarding = cfg.disableProposalForwarding;
     this.stepDownOnRemoval = cfg.stepDownOnRemoval;
+    this.resendProbeOnHeartbeat = cfg.resendProbeOnHeartbeat;
     this.readOnly = new ReadOnly(cfg.readOnlyOption);
 
     const { hardState, confState } = cfg.storage.initialState();

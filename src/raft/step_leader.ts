@@ -18,6 +18,7 @@ export function stepLeader(r: Raft, m: Message): RaftError | undefined {
   switch (m.msgType) {
     case MessageType.MsgBeat:
       r.bcastHeartbeat();
+      if (r.resendProbeOnHeartbeat) resendProbes(r);
       return undefined;
     case MessageType.MsgCheckQuorum:
       checkQuorum(r);
@@ -169,6 +170,7 @@ function releasePendingReadIndexMessages(r: Raft): void {
 
 function appendResponse(r: Raft, m: Message, pr: Progress): void {
   pr.recentActive = true;
+  pr.answeredSinceBeat = true;
   if (m.reject) {
     // The hint (the follower's last index, and its term there) lets us skip a
     // whole conflicting term per round trip.
@@ -215,8 +217,30 @@ function appendResponse(r: Raft, m: Message, pr: Progress): void {
   }
 }
 
+/**
+ * Config.resendProbeOnHeartbeat: a follower that is behind and answered
+ * nothing for a whole heartbeat interval lost what was in flight to it (or
+ * its answers): it goes back to Probe and gets one MsgAppend now, a
+ * retransmission timeout of one heartbeat interval. A follower that answers
+ * is left alone, so pipelined replication is unaffected.
+ */
+function resendProbes(r: Raft): void {
+  const last = r.raftLog.lastIndex();
+  r.prs.visit((id, pr) => {
+    const silent = !pr.answeredSinceBeat;
+    pr.answeredSinceBeat = false;
+    if (id === r.id || !silent || pr.match >= last) return;
+    if (pr.state === ProgressState.Snapshot) return;
+    if (pr.state === ProgressState.Replicate) pr.becomeProbe();
+    mark('raft: silent follower probed again with the heartbeat');
+    pr.probeSent = false;
+    r.sendAppend(id);
+  });
+}
+
 function heartbeatResponse(r: Raft, m: Message, pr: Progress): void {
   pr.recentActive = true;
+  pr.answeredSinceBeat = true;
   pr.probeAcked();
   // A full window with no acks may mean a lost message: free one slot.
   if (pr.state === ProgressState.Replicate && pr.inflights.full()) pr.inflights.freeFirstOne();

@@ -42,9 +42,9 @@ export function checkHeader(req: RaftCmdRequest, storeId: number, region: Region
   if (h === undefined) return invalidRequest('missing header');
   if (h.regionId !== region.id) return regionNotFound(h.regionId);
   if (h.peer !== undefined && h.peer.storeId !== 0 && h.peer.storeId !== storeId) return storeNotMatch(h.peer.storeId, storeId);
-  if (h.peer !== undefined && h.peer.id !== 0 && h.peer.id !== peerId) {
-    return invalidRequest(`peer ${h.peer.id} does not match peer ${peerId} of region ${region.id} on store ${storeId}`);
-  }
+  // A request for another peer id of the region on this store: that peer is gone (removed, then
+  // the store re-added with a new id); the client's view is stale, as with an unknown region.
+  if (h.peer !== undefined && h.peer.id !== 0 && h.peer.id !== peerId) return regionNotFound(h.regionId);
   // A command stamped two or more terms ago was meant for a leadership that is gone (TinyKV).
   if (h.term !== 0 && term > h.term + 1) return staleCommand(`request term ${h.term}, current term ${term}`);
   return undefined;

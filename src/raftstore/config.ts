@@ -39,6 +39,8 @@ export interface RaftstoreConfig {
   readonly splitCheckTickTicks: number;
   /** A peer that knows no leader for this many ticks asks the scheduler whether it was removed. */
   readonly staleCheckTicks: number;
+  /** Raft `resendProbeOnHeartbeat`. */
+  readonly resendProbeOnHeartbeat: boolean;
   /** A campaigning peer re-sends unanswered vote requests every this many ticks (raft `voteResendTick`). */
   readonly voteResendTick: number;
 }
@@ -62,6 +64,7 @@ export const DEFAULT_RAFTSTORE_CONFIG: RaftstoreConfig = {
   regionSplitSizeBytes: 96 << 20,
   splitCheckTickTicks: 2,
   staleCheckTicks: 40,
+  resendProbeOnHeartbeat: true,
 };
 
 export function validateConfig(c: RaftstoreConfig): void {

@@ -39,7 +39,7 @@ import type { Ready } from '../raft/ready.js';
 import { RaftStorageError, RAFT_STORAGE_ERROR_CODES } from '../raft/storage.js';
 import type { InitialState, Storage } from '../raft/storage.js';
 import { EntryType, MessageType, NONE, RAFT_ERROR_CODES, StateType } from '../raft/types.js';
-import type { Entry, Message, RaftError, Snapshot } from '../raft/types.js';
+import type { Entry, HardState, Message, RaftError, Snapshot } from '../raft/types.js';
 import { CF_RAFT } from '../storage/engine.js';
 import type { ViewableReader } from '../storage/engine.js';
 import type { WriteBatch } from '../storage/write_batch.js';
@@ -193,6 +193,7 @@ export class RegionPeer<R> {
       checkQuorum: c.checkQuorum,
       preVote: c.preVote,
       voteResendTick: c.voteResendTick,
+      resendProbeOnHeartbeat: c.resendProbeOnHeartbeat,
       // Only the leader proposes; others answer NotLeader, so a refusal is definite.
       disableProposalForwarding: true,
       rng: deps.rng,
@@ -271,6 +272,12 @@ export class RegionPeer<R> {
     this.rawNode.campaign();
   }
 
+  /** Raft's term and vote as they are now (including a vote whose Ready is not yet persisted). */
+  get hardState(): HardState {
+    const raft = this.rawNode.raft;
+    return { term: raft.term, vote: raft.vote, commit: raft.raftLog.committed };
+  }
+
   /** Raft holds a received snapshot that has not been applied yet. */
   get hasPendingSnapshot(): boolean {
     return this.rawNode.raft.raftLog.hasPendingSnapshot();
@@ -288,11 +295,12 @@ export class RegionPeer<R> {
     const from = rm.fromPeer;
     if (from !== undefined && from.id !== 0) this.peerCache.set(from.id, { id: from.id, storeId: from.storeId });
     const initialized = this.storage.isInitialized();
-    if (!initialized && (m.msgType === MessageType.MsgRequestVote || m.msgType === MessageType.MsgPreVote)) {
-      // HARD-CASES S3: it accepts appends, heartbeats and snapshots, but with no log it must not vote.
-      mark('raftstore: uninitialized peer does not vote');
-      return;
-    }
+    // HARD-CASES S3: an uninitialized peer accepts appends, heartbeats and snapshots, and never
+    // starts an election (raft does not count it a member until a snapshot gives it a config). It
+    // does vote: its empty log only grants candidates at least as up to date, the vote is persisted
+    // like any other, and refusing would deadlock a two-member group whose leader lost its lease
+    // before the new member got its snapshot (no leader to send one, no majority without it).
+    if (!initialized && (m.msgType === MessageType.MsgRequestVote || m.msgType === MessageType.MsgPreVote)) mark('raftstore: uninitialized peer votes');
     if (initialized && from !== undefined && !this.region.peers.some((p) => p.id === from.id) && isEpochStale(rm.regionEpoch, this.region.regionEpoch)) {
       // A peer removed from the region that has not learnt it yet: tell it to destroy itself (TinyKV handleStaleMsg).
       mark('raftstore: stale peer told to destroy itself');

@@ -119,8 +119,14 @@ export class PeerStorage implements Storage {
    * (one with peers) starts at RAFT_INIT_LOG_INDEX/TERM, an uninitialized peer
    * at 0. Nothing is written: call {@link stageInitialState} to persist it.
    */
-  static create(raftEngine: ViewableReader, kvEngine: ViewableReader, region: Region): PeerStorage {
-    const ps = new PeerStorage(raftEngine, kvEngine, cloneRegion(region), initialRaftState(region), initialApplyState(region));
+  static create(raftEngine: ViewableReader, kvEngine: ViewableReader, region: Region, earlier?: HardState): PeerStorage {
+    const raftState = initialRaftState(region);
+    // A split replacing an uninitialized peer keeps the term and vote that peer may have given:
+    // forgetting a vote would let the peer vote twice in one term.
+    if (earlier !== undefined && raftState.hardState !== undefined && earlier.term > raftState.hardState.term) {
+      raftState.hardState = { ...raftState.hardState, term: earlier.term, vote: earlier.vote };
+    }
+    const ps = new PeerStorage(raftEngine, kvEngine, cloneRegion(region), raftState, initialApplyState(region));
     ps.assertInvariants();
     return ps;
   }

@@ -93,6 +93,12 @@ export class StoreCore<R> {
   private readonly meta = new StoreMeta();
   /** Destroys decided since the last round, staged by the next one (C2: only the store removes peers). */
   private readonly pendingDestroys = new Map<number, Destroy<R>>();
+  /**
+   * Regions whose peer is destroyed or created by the round in flight: the
+   * batch already changes their state on the engine (a write is visible once
+   * submitted), so nothing may reach them until the round finishes.
+   */
+  private readonly transitioning = new Set<number>();
   /** Effects of peers that left the store (answers to their pending commands). */
   private storeOutbox: StoreEffect<R>[] = [];
 
@@ -176,7 +182,7 @@ export class StoreCore<R> {
    */
   onRaftMessage(rm: RaftMessage): void {
     const to = rm.toPeer;
-    if (to === undefined || to.storeId !== this.storeId || to.id === 0) return;
+    if (to === undefined || to.storeId !== this.storeId || to.id === 0 || this.transitioning.has(rm.regionId)) return;
     let peer = this.peers.get(rm.regionId);
     if (peer !== undefined && peer.peerId !== to.id) {
       // A larger peer id with an epoch not older than ours: the region removed us and re-added this store.
@@ -256,7 +262,7 @@ export class StoreCore<R> {
   /** Routes a command to its region's peer, or answers RegionNotFound. */
   handleCommand(request: RaftCmdRequest, replyTo: R): readonly StoreEffect<R>[] | undefined {
     const regionId = request.header?.regionId ?? 0;
-    const peer = this.peers.get(regionId);
+    const peer = this.transitioning.has(regionId) ? undefined : this.peers.get(regionId);
     if (peer === undefined) return [{ kind: 'respond', replyTo, response: errorResponse(regionNotFound(regionId)) }];
     peer.handleCommand(request, replyTo);
     return undefined;
@@ -273,11 +279,15 @@ export class StoreCore<R> {
     // A peer queued while a round was in flight may have left meanwhile (it applied its own removal).
     const destroyed: Destroy<R>[] = [...this.pendingDestroys.values()].filter((d) => d.peer === undefined || this.peers.get(d.regionId) === d.peer);
     this.pendingDestroys.clear();
-    for (const d of destroyed) d.storage.stageDestroy(batch, d.tombstone);
+    for (const d of destroyed) {
+      d.storage.stageDestroy(batch, d.tombstone);
+      this.unroute(d.regionId, d.peer);
+    }
     const created: Creation<R>[] = [];
     let sync = destroyed.length > 0;
     for (const peer of this.sortedPeers) {
-      if (destroyed.some((d) => d.peer === peer)) continue;
+      // Peers unrouted above or by a split replacing them earlier in this loop sit the round out.
+      if (this.peers.get(peer.regionId) !== peer) continue;
       const round = peer.prepareRound(batch);
       if (round === undefined) continue;
       peers.push([peer, round]);
@@ -285,6 +295,7 @@ export class StoreCore<R> {
       if (round.removedSelf) {
         peer.storage.stageDestroy(batch, peer.storage.appliedRegion);
         destroyed.push({ regionId: peer.regionId, peer, storage: peer.storage, tombstone: peer.storage.appliedRegion });
+        this.unroute(peer.regionId, peer);
       }
       for (const split of round.splits) {
         const c = this.stageSplitTarget(batch, split, peer);
@@ -319,7 +330,8 @@ export class StoreCore<R> {
       return undefined;
     }
     if (existing !== undefined) mark('raftstore: split replaces an uninitialized peer');
-    PeerStorage.create(this.deps.engine, this.deps.engine, right).stageInitialState(batch, batch);
+    PeerStorage.create(this.deps.engine, this.deps.engine, right, existing?.hardState).stageInitialState(batch, batch);
+    this.unroute(right.id, existing);
     return { region: right, peerId: self.id, campaign: parent.isLeader, replaced: existing };
   }
 
@@ -327,14 +339,16 @@ export class StoreCore<R> {
   finishRound(round: StoreRound<R>): void {
     assert(this.roundInFlight, `store ${this.storeId}: no round in flight`);
     this.roundInFlight = false;
+    this.transitioning.clear();
     for (const [peer, pr] of round.peers) {
       peer.finishRound(pr);
+      if (this.peers.get(peer.regionId) !== peer) continue;
       if (pr.ready.snapshot !== undefined) this.meta.removePendingSnapshot(peer.regionId);
-      if (!pr.removedSelf && peer.storage.isInitialized() && (pr.ready.snapshot !== undefined || pr.splits.length > 0)) this.meta.setRange(peer.region);
+      if (peer.storage.isInitialized() && (pr.ready.snapshot !== undefined || pr.splits.length > 0)) this.meta.setRange(peer.region);
     }
     for (const d of round.destroyed) this.removePeer(d);
     for (const c of round.created) {
-      if (c.replaced !== undefined) this.detachPeer(c.replaced);
+      if (c.replaced !== undefined) this.release(c.replaced);
       const peer = RegionPeer.open<R>(this.peerDeps(c.peerId), PeerStorage.load(this.deps.engine, this.deps.engine, c.region));
       this.addPeer(peer);
       this.meta.clearTombstone(c.region.id);
@@ -345,19 +359,29 @@ export class StoreCore<R> {
 
   /** C2: the one place a destroyed peer leaves the store's metadata. */
   private removePeer(d: Destroy<R>): void {
-    if (d.peer !== undefined) this.detachPeer(d.peer);
+    if (d.peer !== undefined) this.release(d.peer);
     this.meta.setTombstone(d.tombstone);
     mark('raftstore: peer destroyed');
   }
 
-  private detachPeer(peer: RegionPeer<R>): void {
-    assert(this.peers.get(peer.regionId) === peer, `store ${this.storeId}: detaching a peer of region ${peer.regionId} that is not routed`);
+  /**
+   * Stops routing to a region's peer (and to the region, until the round in
+   * flight finishes): its state on the engine is about to change under it.
+   */
+  private unroute(regionId: number, peer: RegionPeer<R> | undefined): void {
+    this.transitioning.add(regionId);
+    if (peer === undefined) return;
+    assert(this.peers.get(regionId) === peer, `store ${this.storeId}: unrouting a peer of region ${regionId} that is not routed`);
+    this.peers.delete(regionId);
+    this.sortedPeers = this.sortedPeers.filter((p) => p !== peer);
+    this.meta.removeRange(regionId);
+    this.meta.removePendingSnapshot(regionId);
+  }
+
+  /** An unrouted peer's last answers and messages go out; then it is gone. */
+  private release(peer: RegionPeer<R>): void {
     peer.abandonPending(regionNotFound(peer.regionId));
     for (const e of peer.drain()) this.storeOutbox.push(e);
-    this.peers.delete(peer.regionId);
-    this.sortedPeers = this.sortedPeers.filter((p) => p !== peer);
-    this.meta.removeRange(peer.regionId);
-    this.meta.removePendingSnapshot(peer.regionId);
   }
 
   /** Every effect queued by every peer, in region id order. */

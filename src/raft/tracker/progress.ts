@@ -24,6 +24,8 @@ export class Progress {
   recentActive = false;
   /** In Probe state: one MsgAppend is out; wait for its answer (or a heartbeat response). */
   probeSent = false;
+  /** The follower answered (append or heartbeat) since the leader's last heartbeat (Config.resendProbeOnHeartbeat). */
+  answeredSinceBeat = false;
   inflights: Inflights;
   isLearner: boolean;
 

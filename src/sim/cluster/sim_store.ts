@@ -9,7 +9,10 @@
  *   write visible immediately, as a WAL + memtable would);
  * - raft messages go over the simulated network; a snapshot goes as a
  *   stream of bounded chunks, one in flight at a time, and its delivery (or
- *   loss) is reported to raft;
+ *   failure) is reported to raft. A stream is a reliable transport (TCP
+ *   under gRPC): a lost chunk is sent again after `chunkRetryMs`, and the
+ *   stream fails once `streamTimeoutMs` passed since it started. Raft
+ *   messages stay lossy datagrams, as in TinyKV's transport;
  * - snapshot generation runs in a later event (asynchronous, as TiKV's
  *   region worker), and raft retries the send once it is ready;
  * - ticks every `tickMs`; region heartbeats of leaders to the scheduler.
@@ -75,6 +78,11 @@ export interface SimStoreDeps {
   readonly scheduler: SchedulerSink;
   readonly observer: PeerObserver;
 }
+
+/** A snapshot stream's transport resends a lost chunk after this long (a TCP retransmission). */
+const chunkRetryMs = 20;
+/** A snapshot stream that has not finished this long after it started fails (gRPC deadline). */
+const streamTimeoutMs = 10_000;
 
 /** Readys processed back to back in one pump (each needs new input to exist; this bounds the loop). */
 const roundsPerPumpMax = 64;
@@ -272,6 +280,7 @@ export class SimStore {
     const toPeer = rm.toPeer?.id ?? 0;
     const chunks = splitSnapshotMessage(rm, this.config.raftstore.snapshotChunkBytes);
     const streamId = this.nextStreamId++;
+    const deadline = this.deps.clock.nowMs + streamTimeoutMs;
     this.record(`snapshot stream ${streamId} to store ${to}: ${chunks.length} chunks`);
     const sendChunk = (i: number): void => {
       const chunk = chunks[i];
@@ -280,6 +289,12 @@ export class SimStore {
       this.deps.send({ from: this.storeId, to, type: 'MsgSnapshot', regionId, payload: { kind: 'snapChunk', streamId, chunk, last } }, (delivered) => {
         if (this.core !== core || core === undefined) return;
         if (delivered && !last) return sendChunk(i + 1);
+        if (!delivered && this.deps.clock.nowMs + chunkRetryMs < deadline) {
+          this.deps.clock.schedule(chunkRetryMs, this.storeId, 'snapshot chunk resend', () => {
+            if (this.core === core) sendChunk(i);
+          });
+          return;
+        }
         core.reportSnapshot(regionId, toPeer, delivered);
         this.pump();
       });
