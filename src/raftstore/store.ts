@@ -188,7 +188,9 @@ export class StoreCore<R> {
       // A larger peer id with an epoch not older than ours: the region removed us and re-added this store.
       if (to.id > peer.peerId && !isEpochStale(rm.regionEpoch, peer.region.regionEpoch) && !rm.isTombstone) {
         mark('raftstore: local peer superseded by a newer peer id');
-        this.queueDestroy(peer, rm);
+        // The tombstone keeps the local epoch: the message's epoch already holds the new peer,
+        // whose messages must still create it (P6 drops only epochs up to the tombstone's).
+        this.queueDestroy(peer, undefined);
       }
       return;
     }
@@ -248,11 +250,15 @@ export class StoreCore<R> {
     this.queueDestroy(peer, rm);
   }
 
-  private queueDestroy(peer: RegionPeer<R>, news: { readonly regionEpoch: Region['regionEpoch'] } | Region): void {
+  /**
+   * Queues destroying `peer`. `news` is the epoch at which the region no
+   * longer holds it (a gc message, the scheduler): the tombstone remembers it,
+   * so messages up to that epoch are dropped too.
+   */
+  private queueDestroy(peer: RegionPeer<R>, news: { readonly regionEpoch: Region['regionEpoch'] } | undefined): void {
     if (this.pendingDestroys.has(peer.regionId)) return;
     const tombstone = cloneRegion(peer.region);
-    // The tombstone remembers the newest epoch known, so messages older than the news are dropped too.
-    if (news.regionEpoch !== undefined && isEpochStale(tombstone.regionEpoch, news.regionEpoch)) {
+    if (news?.regionEpoch !== undefined && isEpochStale(tombstone.regionEpoch, news.regionEpoch)) {
       const a = tombstone.regionEpoch ?? { confVer: 0, version: 0 };
       tombstone.regionEpoch = { confVer: Math.max(a.confVer, news.regionEpoch.confVer), version: Math.max(a.version, news.regionEpoch.version) };
     }
