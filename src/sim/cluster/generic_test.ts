@@ -178,12 +178,12 @@ function genericBody(cluster: Cluster, params: GenericParams): void {
     cluster.runFor(windowMs);
     done = true;
     runUntilTrue(cluster, () => !chaosRunning, 2 * electionTimeoutMs, 'chaos loop stop');
-    // Unlike TinyKV, the conf changer is joined: its operation finishes (or times out) first.
-    runUntilTrue(cluster, () => !confchangerRunning, 30_000, 'confchanger stop');
     if (params.unreliable || params.partitions) {
       cluster.clearFilters();
       cluster.runFor(electionTimeoutMs);
     }
+    // Unlike TinyKV, the conf changer is joined (on the healed network): its operation finishes first.
+    runUntilTrue(cluster, () => !confchangerRunning, 30_000, 'confchanger stop');
     runUntilTrue(cluster, () => clients.every((c) => !c.running), 60_000, 'clients stop');
     if (params.crash) {
       for (const id of cluster.storeIds) cluster.stopServer(id);
