@@ -218,9 +218,15 @@ export class StoreCore<R> {
     if (snapRange !== undefined && peer.hasPendingSnapshot) this.meta.addPendingSnapshot(rm.regionId, snapRange);
   }
 
-  /** Only a leader's messages create peers, and not for a destroyed peer's older epochs (P6) or an owned range. */
+  /**
+   * A leader's messages and vote requests create peers (a new member must be
+   * able to vote before any leader reached it, or a two-member group whose
+   * leader stepped down waits for ever: TiKV's initial messages), but not for
+   * a destroyed peer's older epochs (P6) or a range a region here owns.
+   */
   private mayCreatePeer(rm: RaftMessage, type: MessageType): boolean {
-    if (type !== MessageType.MsgAppend && type !== MessageType.MsgHeartbeat && type !== MessageType.MsgSnapshot) return false;
+    const creating = [MessageType.MsgAppend, MessageType.MsgHeartbeat, MessageType.MsgSnapshot, MessageType.MsgRequestVote, MessageType.MsgPreVote];
+    if (!creating.includes(type)) return false;
     const tomb = this.meta.tombstone(rm.regionId);
     if (tomb !== undefined && !((rm.regionEpoch?.confVer ?? 0) > (tomb.regionEpoch?.confVer ?? 0))) {
       mark('raftstore: message for a destroyed peer dropped (P6)');
