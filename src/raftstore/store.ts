@@ -253,18 +253,22 @@ export class StoreCore<R> {
   private onGcMessage(peer: RegionPeer<R>, rm: RaftMessage): void {
     if (!isEpochStale(peer.region.regionEpoch, rm.regionEpoch) || peer.isLeader) return;
     mark('raftstore: stale peer destroyed on a gc message');
-    this.queueDestroy(peer, rm);
+    // Only the epoch is known: the sender's region may already hold a new peer of this store.
+    this.queueDestroy(peer, undefined);
   }
 
   /**
-   * Queues destroying `peer`. `news` is the epoch at which the region no
-   * longer holds it (a gc message, the scheduler): the tombstone remembers it,
-   * so messages up to that epoch are dropped too.
+   * Queues destroying `peer`. The tombstone keeps the peer's own epoch, or
+   * `news`' (a region, from the scheduler, that no longer holds the peer)
+   * when that is newer and holds no other peer of this store: messages up to
+   * the tombstone's epoch are dropped (P6), and a later peer of this store
+   * in a newer epoch must still be created by its messages.
    */
-  private queueDestroy(peer: RegionPeer<R>, news: { readonly regionEpoch: Region['regionEpoch'] } | undefined): void {
+  private queueDestroy(peer: RegionPeer<R>, news: Region | undefined): void {
     if (this.pendingDestroys.has(peer.regionId)) return;
     const tombstone = cloneRegion(peer.region);
-    if (news?.regionEpoch !== undefined && isEpochStale(tombstone.regionEpoch, news.regionEpoch)) {
+    const readded = news?.peers.some((p) => p.storeId === this.storeId) ?? true;
+    if (news?.regionEpoch !== undefined && !readded && isEpochStale(tombstone.regionEpoch, news.regionEpoch)) {
       const a = tombstone.regionEpoch ?? { confVer: 0, version: 0 };
       tombstone.regionEpoch = { confVer: Math.max(a.confVer, news.regionEpoch.confVer), version: Math.max(a.version, news.regionEpoch.version) };
     }
