@@ -308,6 +308,7 @@ export class TestCluster {
         return;
       case 'askSplit':
       case 'staleCheck':
+      case 'heartbeat':
         // No scheduler in this driver: splits and stale checks are simulator scenarios.
         return;
       default:

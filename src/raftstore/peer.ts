@@ -88,7 +88,13 @@ export type PeerEffect<R> =
    * and call `StoreCore.onStaleCheck` (a peer removed while cut off learns it
    * there; TiKV's leader-missing check).
    */
-  | { readonly kind: 'staleCheck'; readonly regionId: number };
+  | { readonly kind: 'staleCheck'; readonly regionId: number }
+  /**
+   * Report the region to the scheduler now, not at the next heartbeat
+   * interval: this peer just became leader or split its region (TiKV does
+   * the same), so clients find the new leader or the new regions at once.
+   */
+  | { readonly kind: 'heartbeat'; readonly request: RegionHeartbeatRequest; readonly term: number };
 
 export interface PeerDeps {
   readonly storeId: number;
@@ -165,6 +171,8 @@ export class RegionPeer<R> {
    * 2-member group unable to learn that the removal committed).
    */
   private removedLeader = false;
+  /** Index of the last conf change applied here (a generated snapshot older than it is stale). */
+  private confChangedAt = 0;
   /** Splits applied in the round being prepared. */
   private roundSplits: AppliedSplit[] = [];
   /** This follower applied its own removal in the round being prepared. */
@@ -388,10 +396,20 @@ export class RegionPeer<R> {
     this.snapshotInRound = false;
     for (const u of round.updates) this.storage.applyPersisted(u);
     const rd = round.ready;
+    // An apply counts once its batch is durable: a crash before that loses it, and it replays.
+    const observer = this.deps.observer;
+    if (observer !== undefined) {
+      const applied = round.removedSelf ? rd.committedEntries.filter((e) => e.index <= this.stagedApplied) : rd.committedEntries;
+      for (const e of applied) observer.onApply(this.regionId, this.peerId, e);
+    }
     for (const m of rd.messages) this.send(m);
     for (const a of round.answers) this.respond(a.replyTo, a.response);
     this.reads.confirm(rd.readStates);
     this.rawNode.advance(rd);
+    if ((rd.softState?.raftState === StateType.Leader || round.splits.length > 0) && this.isLeader) {
+      const request = this.heartbeat();
+      if (request !== undefined) this.outbox.push({ kind: 'heartbeat', request, term: this.term });
+    }
     this.serveReads();
     if (this.compactInFlight !== undefined && this.storage.truncatedIndex >= this.compactInFlight.index) this.compactInFlight = undefined;
   }
@@ -538,10 +556,16 @@ export class RegionPeer<R> {
     return best;
   }
 
-  /** P3: the checker runs when apply saw enough new bytes since the last check (or none ran yet). */
+  /**
+   * P3: the checker runs when no size is known yet, when apply saw enough new
+   * bytes since the last check (1/8 of the split size), or when the bytes
+   * since may have taken the region past the maximum.
+   */
   private maybeCheckSplit(): void {
     if (!this.isLeader || this.splitCheckPending || !this.storage.isInitialized()) return;
-    if (this.approximateSize !== undefined && this.sizeDiffHint < this.deps.config.regionSplitSizeBytes / 8) return;
+    const c = this.deps.config;
+    const size = this.approximateSize;
+    if (size !== undefined && this.sizeDiffHint < c.regionSplitSizeBytes / 8 && size + this.sizeDiffHint <= c.regionMaxSizeBytes) return;
     this.splitCheckPending = true;
     this.outbox.push({ kind: 'splitCheck', regionId: this.regionId });
   }
@@ -655,7 +679,6 @@ export class RegionPeer<R> {
     for (const e of entries) {
       if (!(e.index === this.stagedApplied + 1)) assert(false, `region ${this.regionId} peer ${this.peerId}: applying ${e.index} after ${this.stagedApplied}`);
       this.stagedApplied = e.index;
-      this.deps.observer?.onApply(this.regionId, this.peerId, e);
       const resp = this.applyEntry(batch, e, updates);
       this.proposals.settleApplied(e.index, e.term, resp, this.term, answers);
       // Removed: the store destroys this peer in the same batch; nothing after its removal applies here.
@@ -695,6 +718,7 @@ export class RegionPeer<R> {
       return errorResponse(r.error, this.term);
     }
     updates.push(this.storage.stageRegion(batch, r.region));
+    this.confChangedAt = e.index;
     const wasLeader = this.isLeader;
     const cs = this.rawNode.applyConfChange({ changeType: r.changeType, nodeId: r.peer.id, context: Buffer.alloc(0) });
     if (!('nodes' in cs)) assert(false, `region ${this.regionId}: raft refused conf change at ${e.index}: ${cs.message}`);
@@ -783,8 +807,10 @@ export class RegionPeer<R> {
    */
   private snapshotForRaft(): Snapshot {
     const snap = this.generatedSnapshot;
-    // A snapshot from before a conf change would not hold a peer added since: the receiver must be in it.
-    if (snap !== undefined && (snap.metadata?.index ?? 0) >= this.storage.truncatedIndex && sameMembers(snap, this.region)) return snap;
+    // A snapshot from before the last applied conf change describes an older configuration (a peer
+    // removed and re-added since would apply its own removal from the log after it): never reuse it.
+    const index = snap?.metadata?.index ?? 0;
+    if (snap !== undefined && index >= this.storage.truncatedIndex && index >= this.confChangedAt) return snap;
     this.generatedSnapshot = undefined;
     if (!this.snapshotGenerating) {
       this.snapshotGenerating = true;
@@ -846,12 +872,6 @@ export class RegionPeer<R> {
       },
     });
   }
-}
-
-/** The snapshot's configuration is the region's current membership. */
-function sameMembers(snap: Snapshot, region: Region): boolean {
-  const nodes = snap.metadata?.confState?.nodes ?? [];
-  return nodes.length === region.peers.length && region.peers.every((p) => nodes.includes(p.id));
 }
 
 /** The index of the region's first stored log entry, if any (where log GC resumes after a restart). */

@@ -372,6 +372,7 @@ export class StoreNode {
         }
         case 'askSplit':
         case 'staleCheck':
+        case 'heartbeat':
           // No scheduler yet (issue 7): one region, never split or removed.
           break;
         default:

@@ -15,9 +15,15 @@
  * terms' entries after it cannot: docs/RAFTSTORE.md), and every write is a
  * put of a fixed value or a delete, so applying it twice in a row is
  * invisible. The caller records one operation for all attempts.
+ *
+ * {@link ClusterClient.requestRegion} addresses a region by id instead of a
+ * key (TinyKV builds such a request from `GetRegionByID` and sends it with
+ * `CallCommandOnLeader`): an admin command such as TransferLeader, or a
+ * normal request a test sends to a region on purpose (a key outside it).
  */
 import type { Peer } from '../../pb/metapb.js';
-import type { RaftCmdRequest, RaftCmdResponse, Request } from '../../pb/raft_cmdpb.js';
+import type { AdminRequest, RaftCmdRequest, RaftCmdResponse, Request } from '../../pb/raft_cmdpb.js';
+import { isOutcomeUnknown } from '../../raftstore/region_errors.js';
 import { assert } from '../../util/assert.js';
 import { WORLD } from '../clock.js';
 import type { EventHandle } from '../clock.js';
@@ -35,6 +41,12 @@ export interface ClientTimings {
   readonly attemptTimeoutMs: number;
   /** Pause after an error answer (TinyKV: 100 ms). */
   readonly retryPauseMs: number;
+  /**
+   * Whether silence or OutcomeUnknown is retried (TinyKV: yes, sound only
+   * when each key has one writer, see the file comment). When false the
+   * request ends as a timeout at the first ambiguous outcome. @default true
+   */
+  readonly retryAmbiguous?: boolean;
 }
 
 export const TINYKV_CLIENT_TIMINGS: ClientTimings = { requestTimeoutMs: 5_000, attemptsMin: 10, attemptTimeoutMs: 1_000, retryPauseMs: 100 };
@@ -45,10 +57,15 @@ export type RequestOutcome =
   | { readonly ok: false; readonly kind: 'error'; readonly response: RaftCmdResponse }
   | { readonly ok: false; readonly kind: 'timeout'; readonly attempts: number };
 
+/** How a command finds its region: the one holding a key (TinyKV `Request`), or an id (`GetRegionByID`). */
+type Route = { readonly key: Buffer } | { readonly regionId: number };
+
 interface InFlight {
   reqId: number;
-  readonly key: Buffer;
+  readonly route: Route;
   readonly requests: readonly Request[];
+  /** Sent instead of `requests` when set (an admin command carries no normal requests). */
+  readonly admin: AdminRequest | undefined;
   readonly scan: ScanBounds | undefined;
   readonly startMs: number;
   readonly onDone: (outcome: RequestOutcome) => void;
@@ -78,9 +95,25 @@ export class ClusterClient {
 
   /** TinyKV `Request(key, reqs, timeout)`: one command for the region of `key`. One at a time. */
   request(key: Buffer, requests: readonly Request[], onDone: (outcome: RequestOutcome) => void, scan?: ScanBounds): void {
+    this.start({ key }, requests, undefined, scan, onDone);
+  }
+
+  /**
+   * One command for the region with this id, at the scheduler's current epoch
+   * (TinyKV `NewRequest`/`NewAdminRequest` from `GetRegionByID`, then
+   * `CallCommandOnLeader`): `command` is either the normal requests or one
+   * admin request. Retried and answered like {@link request}.
+   */
+  requestRegion(regionId: number, command: readonly Request[] | AdminRequest, onDone: (outcome: RequestOutcome) => void): void {
+    assert(Number.isSafeInteger(regionId) && regionId > 0, `client ${this.endpoint}: bad region id ${regionId}`);
+    if (isAdmin(command)) this.start({ regionId }, [], command, undefined, onDone);
+    else this.start({ regionId }, command, undefined, undefined, onDone);
+  }
+
+  private start(route: Route, requests: readonly Request[], admin: AdminRequest | undefined, scan: ScanBounds | undefined, onDone: (outcome: RequestOutcome) => void): void {
     assert(this.current === undefined, `client ${this.endpoint}: a request is already in flight`);
     this.current = {
-      reqId: 0, key, requests, scan, startMs: this.cluster.clock.nowMs, onDone, attempts: 0, target: undefined, timer: undefined,
+      reqId: 0, route, requests, admin, scan, startMs: this.cluster.clock.nowMs, onDone, attempts: 0, target: undefined, timer: undefined,
     };
     this.attempt(this.current);
   }
@@ -90,7 +123,7 @@ export class ClusterClient {
     if (op.attempts >= this.timings.attemptsMin && c.clock.nowMs - op.startMs >= this.timings.requestTimeoutMs) {
       return this.finish(op, { ok: false, kind: 'timeout', attempts: op.attempts });
     }
-    const region = c.scheduler.regionByKey(op.key);
+    const region = 'key' in op.route ? c.scheduler.regionByKey(op.route.key) : c.scheduler.regionById(op.route.regionId);
     if (region === undefined) return this.retryLater(op, undefined);
     const target = op.target ?? c.scheduler.leaderOf(region.id) ?? pick(this.prng, region.peers);
     op.target = target;
@@ -100,7 +133,7 @@ export class ClusterClient {
     const request: RaftCmdRequest = {
       header: { regionId: region.id, peer: { ...target }, regionEpoch: region.regionEpoch, term: 0 },
       requests: [...op.requests],
-      adminRequest: undefined,
+      adminRequest: op.admin,
     };
     c.network.send({
       from: this.endpoint, to: target.storeId, type: 'request', regionId: 0,
@@ -108,6 +141,7 @@ export class ClusterClient {
     });
     op.timer = c.clock.schedule(this.timings.attemptTimeoutMs, WORLD, 'client attempt timeout', () => {
       op.timer = undefined;
+      if (this.timings.retryAmbiguous === false) return this.finish(op, { ok: false, kind: 'timeout', attempts: op.attempts });
       // Silence: the scheduler's leader if it changed, else a random peer (TinyKV).
       const leader = c.scheduler.leaderOf(region.id);
       op.target = leader !== undefined && leader.id !== target.id ? leader : pick(this.prng, region.peers);
@@ -144,6 +178,7 @@ export class ClusterClient {
     if (err.keyNotInRegion !== undefined || err.storeNotMatch !== undefined || err.message.startsWith('InvalidRequest')) {
       return this.finish(op, { ok: false, kind: 'error', response: p.response });
     }
+    if (this.timings.retryAmbiguous === false && isOutcomeUnknown(err)) return this.finish(op, { ok: false, kind: 'timeout', attempts: op.attempts });
     // StaleCommand, EpochNotMatch, RegionNotFound, ServerIsBusy, OutcomeUnknown: ask the scheduler again.
     this.retryLater(op, undefined);
   }
@@ -154,4 +189,8 @@ export class ClusterClient {
     this.current = undefined;
     op.onDone(outcome);
   }
+}
+
+function isAdmin(command: readonly Request[] | AdminRequest): command is AdminRequest {
+  return !Array.isArray(command);
 }

@@ -10,9 +10,9 @@
  * is recorded in the history. A helper that runs out of time throws a
  * liveness failure, as TinyKV's panics fail the test.
  */
-import type { Peer } from '../../pb/metapb.js';
-import { CmdType } from '../../pb/raft_cmdpb.js';
-import type { Request } from '../../pb/raft_cmdpb.js';
+import type { Peer, Region } from '../../pb/metapb.js';
+import { AdminCmdType, CmdType } from '../../pb/raft_cmdpb.js';
+import type { AdminRequest, Request } from '../../pb/raft_cmdpb.js';
 import { RaftApplyState } from '../../pb/raft_serverpb.js';
 import { applyStateKey } from '../../raftstore/meta/keys.js';
 import { CF_DEFAULT, CF_META, DATA_CFS } from '../../storage/engine.js';
@@ -163,10 +163,56 @@ export function mustRemovePeer(cluster: Cluster, regionId: number, peer: Peer, t
   runUntilTrue(cluster, () => !cluster.scheduler.hasPeer(regionId, peer), timeoutMs, `MustRemovePeer(${regionId}, ${peer.id}@${peer.storeId})`);
 }
 
-/** TinyKV `MustTransferLeader`: asks the scheduler until the region's reported leader is `peer` (5 s). */
-export function mustTransferLeader(cluster: Cluster, regionId: number, peer: Peer, timeoutMs = 5_000): void {
-  cluster.scheduler.transferLeader(regionId, peer);
-  runUntilTrue(cluster, () => cluster.scheduler.leaderOf(regionId)?.id === peer.id, timeoutMs, `MustTransferLeader(${regionId}, ${peer.id})`);
+/** Most TransferLeader commands one MustTransferLeader sends (each takes at least a client round trip). */
+const transferCommandsMax = 100_000;
+
+/**
+ * TinyKV `MustTransferLeader`: until `timeoutMs` has passed, if the
+ * scheduler's leader of the region (LeaderOfRegion, waited for up to 5 s) is
+ * `peer`, done; otherwise send TransferLeader to the region's leader and
+ * require an AdminResponse of type TransferLeader (TinyKV `TransferLeader`),
+ * then look again. No pause between rounds, as in TinyKV.
+ * @returns how many TransferLeader commands were answered.
+ * @throws {SimulationError} liveness when the leader is not `peer` in time or
+ *   a command got no TransferLeader answer (TinyKV panics).
+ */
+export function mustTransferLeader(cluster: Cluster, client: ClusterClient, regionId: number, peer: Peer, timeoutMs = 5_000): number {
+  const what = `MustTransferLeader(${regionId}, ${peer.id}@${peer.storeId})`;
+  const startMs = cluster.clock.nowMs;
+  for (let sent = 0; ; sent++) {
+    const leader = mustLeaderOf(cluster, regionId, 5_000);
+    if (leader.id === peer.id && leader.storeId === peer.storeId) return sent;
+    if (cluster.clock.nowMs - startMs > timeoutMs) {
+      throw new SimulationError('liveness', `${what}: the leader is still ${leader.id}@${leader.storeId} after ${timeoutMs} ms (${sent} TransferLeader commands)`);
+    }
+    assert(sent < transferCommandsMax, `${what}: more than ${transferCommandsMax} TransferLeader commands`);
+    transferLeader(cluster, client, regionId, peer);
+  }
+}
+
+/** TinyKV `TransferLeader`: one TransferLeader admin command through the region's leader. */
+function transferLeader(cluster: Cluster, client: ClusterClient, regionId: number, peer: Peer): void {
+  const what = `TransferLeader(${regionId}, ${peer.id}@${peer.storeId})`;
+  const admin: AdminRequest = {
+    cmdType: AdminCmdType.TransferLeader, transferLeader: { peer: { ...peer } }, changePeer: undefined, compactLog: undefined, split: undefined,
+  };
+  let outcome: RequestOutcome | undefined;
+  client.requestRegion(regionId, admin, (o) => {
+    outcome = o;
+  });
+  runUntilTrue(cluster, () => outcome !== undefined, 60_000, what);
+  const ok = mustSucceed(outcome as RequestOutcome, what);
+  const type = ok.response.adminResponse?.cmdType;
+  if (type !== AdminCmdType.TransferLeader) {
+    throw new SimulationError('liveness', `${what}: answered with admin response ${type === undefined ? 'none' : (AdminCmdType[type] ?? type)}, want TransferLeader`);
+  }
+}
+
+/** TinyKV `GetRegion(key)`: the scheduler's region holding `key`, polled 100 × 20 ms, else "find no region". */
+export function mustRegionByKey(cluster: Cluster, key: string): Region {
+  let region: Region | undefined;
+  runUntilTrue(cluster, () => (region = cluster.scheduler.regionByKey(bytes(key))) !== undefined, 2_000, `GetRegion(${JSON.stringify(key)}): find no region`);
+  return region as Region;
 }
 
 /** TinyKV `LeaderOfRegion`: the region's leader as the scheduler reports it, waiting up to `timeoutMs`. */

@@ -7,7 +7,9 @@ import type { CustomScenario } from '../scenario.js';
 import { runGenericTest } from './generic_test.js';
 import type { GenericParams } from './generic_test.js';
 import { runS1, runS2 } from './hard_cases.js';
+import { SCRIPTED_3B_SCENARIOS } from './scripted_3b.js';
 import { runOnePartition2B, runOneSnapshot2C } from './scripted_tests.js';
+import { runSwarm3B } from './swarm.js';
 
 const F = false;
 const T = true;
@@ -90,4 +92,10 @@ export const CLUSTER_SCENARIOS: readonly CustomScenario[] = [
     run: (seed, options) => runS2(seed, options),
   },
   ...generic3B,
+  ...SCRIPTED_3B_SCENARIOS,
+  {
+    name: 'swarm3B',
+    description: 'swarm: 3-7 stores, drawn loss, duplication, partitions, crashes, conf changes, split size and workload; safety phase, then heal and converge',
+    run: (seed, options) => runSwarm3B(seed, options),
+  },
 ];

@@ -172,16 +172,18 @@ export class SimStore {
     this.deps.clock.schedule(delayMs, this.storeId, 'region heartbeat', () => {
       const core = this.core;
       assert(core !== undefined, 'heartbeat of a down store');
-      for (const { request, term } of core.heartbeats()) {
-        const resp = this.deps.scheduler.regionHeartbeat(request, term);
-        if (resp !== undefined && (resp.changePeer !== undefined || resp.transferLeader !== undefined)) {
-          this.record(`operator for region ${resp.regionId}: ${resp.changePeer !== undefined ? `change peer ${resp.changePeer.changeType} ${resp.changePeer.peer?.id}` : `transfer leader to ${resp.transferLeader?.peer?.id}`}`);
-          core.onHeartbeatResponse(resp);
-        }
-      }
+      for (const { request, term } of core.heartbeats()) this.heartbeat(core, request, term);
       this.scheduleHeartbeat(this.config.heartbeatMs);
       this.pump();
     });
+  }
+
+  /** One region heartbeat to the scheduler; an operator in the answer goes to the region's leader here. */
+  private heartbeat(core: StoreCore<ReplyTo>, request: RegionHeartbeatRequest, term: number): void {
+    const resp = this.deps.scheduler.regionHeartbeat(request, term);
+    if (resp === undefined || (resp.changePeer === undefined && resp.transferLeader === undefined)) return;
+    this.record(`operator for region ${resp.regionId}: ${resp.changePeer !== undefined ? `change peer ${resp.changePeer.changeType} ${resp.changePeer.peer?.id}` : `transfer leader to ${resp.transferLeader?.peer?.id}`}`);
+    core.onHeartbeatResponse(resp);
   }
 
   /** Runs rounds while there is work and no synced write is in flight. */
@@ -241,6 +243,9 @@ export class SimStore {
           this.later('ask split answer', () => this.core?.onAskSplit(e.regionId, e.region, e.splitKey, resp));
           break;
         }
+        case 'heartbeat':
+          if (this.core !== undefined) this.heartbeat(this.core, e.request, e.term);
+          break;
         case 'staleCheck': {
           const region = this.deps.scheduler.regionById(e.regionId);
           this.later('stale check answer', () => this.core?.onStaleCheck(e.regionId, region));
