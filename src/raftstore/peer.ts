@@ -171,8 +171,8 @@ export class RegionPeer<R> {
    * 2-member group unable to learn that the removal committed).
    */
   private removedLeader = false;
-  /** Index of the last conf change applied here (a generated snapshot older than it is stale). */
-  private confChangedAt = 0;
+  /** Index of the last conf change or split applied here (a generated snapshot older than it is stale). */
+  private regionChangedAt = 0;
   /** Splits applied in the round being prepared. */
   private roundSplits: AppliedSplit[] = [];
   /** This follower applied its own removal in the round being prepared. */
@@ -718,7 +718,7 @@ export class RegionPeer<R> {
       return errorResponse(r.error, this.term);
     }
     updates.push(this.storage.stageRegion(batch, r.region));
-    this.confChangedAt = e.index;
+    this.regionChangedAt = e.index;
     const wasLeader = this.isLeader;
     const cs = this.rawNode.applyConfChange({ changeType: r.changeType, nodeId: r.peer.id, context: Buffer.alloc(0) });
     if (!('nodes' in cs)) assert(false, `region ${this.regionId}: raft refused conf change at ${e.index}: ${cs.message}`);
@@ -744,6 +744,7 @@ export class RegionPeer<R> {
       return errorResponse(r.error, this.term);
     }
     updates.push(this.storage.stageRegion(batch, r.left));
+    this.regionChangedAt = this.stagedApplied;
     this.roundSplits.push(r);
     // P3: the estimates start over for both halves.
     this.sizeDiffHint = 0;
@@ -807,10 +808,11 @@ export class RegionPeer<R> {
    */
   private snapshotForRaft(): Snapshot {
     const snap = this.generatedSnapshot;
-    // A snapshot from before the last applied conf change describes an older configuration (a peer
-    // removed and re-added since would apply its own removal from the log after it): never reuse it.
+    // A snapshot from before the last applied conf change or split describes an older region (a peer
+    // removed and re-added since would apply its own removal after it; a range since split off would
+    // overlap the new region on the receiver): never reuse it.
     const index = snap?.metadata?.index ?? 0;
-    if (snap !== undefined && index >= this.storage.truncatedIndex && index >= this.confChangedAt) return snap;
+    if (snap !== undefined && index >= this.storage.truncatedIndex && index >= this.regionChangedAt) return snap;
     this.generatedSnapshot = undefined;
     if (!this.snapshotGenerating) {
       this.snapshotGenerating = true;

@@ -190,7 +190,7 @@ export class StoreCore<R> {
         mark('raftstore: local peer superseded by a newer peer id');
         // The tombstone keeps the local epoch: the message's epoch already holds the new peer,
         // whose messages must still create it (P6 drops only epochs up to the tombstone's).
-        this.queueDestroy(peer, undefined);
+        this.queueDestroy(peer);
       }
       return;
     }
@@ -227,8 +227,7 @@ export class StoreCore<R> {
   private mayCreatePeer(rm: RaftMessage, type: MessageType): boolean {
     const creating = [MessageType.MsgAppend, MessageType.MsgHeartbeat, MessageType.MsgSnapshot, MessageType.MsgRequestVote, MessageType.MsgPreVote];
     if (!creating.includes(type)) return false;
-    const tomb = this.meta.tombstone(rm.regionId);
-    if (tomb !== undefined && !((rm.regionEpoch?.confVer ?? 0) > (tomb.regionEpoch?.confVer ?? 0))) {
+    if (this.tombstoneRefuses(rm)) {
       mark('raftstore: message for a destroyed peer dropped (P6)');
       return false;
     }
@@ -240,11 +239,28 @@ export class StoreCore<R> {
     return true;
   }
 
+  /**
+   * P6: the tombstone is the region as the destroyed peer last knew it. A
+   * message is from before the destruction when its conf_ver is not newer
+   * (a peer of this store can only come back through a later conf change),
+   * or when it addresses a peer id not above the destroyed peer's, if the
+   * tombstone still lists it (a peer destroyed before applying its removal:
+   * messages to that id from configurations the peer never saw must not
+   * bring it back). TiKV's two rules.
+   */
+  private tombstoneRefuses(rm: RaftMessage): boolean {
+    const tomb = this.meta.tombstone(rm.regionId);
+    if (tomb === undefined) return false;
+    if ((rm.regionEpoch?.confVer ?? 0) <= (tomb.regionEpoch?.confVer ?? 0)) return true;
+    const local = tomb.peers.find((p) => p.storeId === this.storeId);
+    return local !== undefined && (rm.toPeer?.id ?? 0) <= local.id;
+  }
+
   private createUninitialized(regionId: number, peerId: number): RegionPeer<R> {
     const region: Region = { id: regionId, startKey: Buffer.alloc(0), endKey: Buffer.alloc(0), regionEpoch: { confVer: 0, version: 0 }, peers: [] };
     const peer = RegionPeer.open<R>(this.peerDeps(peerId), PeerStorage.load(this.deps.engine, this.deps.engine, region));
     this.addPeer(peer);
-    this.meta.clearTombstone(regionId);
+    // The tombstone stays until a snapshot initializes the peer: if this peer is destroyed uninitialized, it still holds.
     mark('raftstore: uninitialized peer created');
     return peer;
   }
@@ -253,25 +269,18 @@ export class StoreCore<R> {
   private onGcMessage(peer: RegionPeer<R>, rm: RaftMessage): void {
     if (!isEpochStale(peer.region.regionEpoch, rm.regionEpoch) || peer.isLeader) return;
     mark('raftstore: stale peer destroyed on a gc message');
-    // Only the epoch is known: the sender's region may already hold a new peer of this store.
-    this.queueDestroy(peer, undefined);
+    this.queueDestroy(peer);
   }
 
   /**
-   * Queues destroying `peer`. The tombstone keeps the peer's own epoch, or
-   * `news`' (a region, from the scheduler, that no longer holds the peer)
-   * when that is newer and holds no other peer of this store: messages up to
-   * the tombstone's epoch are dropped (P6), and a later peer of this store
-   * in a newer epoch must still be created by its messages.
+   * Queues destroying `peer`. Its tombstone is the region as the peer knew
+   * it (see {@link tombstoneRefuses}); an uninitialized peer knew nothing,
+   * so an earlier tombstone of the region, if any, is kept.
    */
-  private queueDestroy(peer: RegionPeer<R>, news: Region | undefined): void {
+  private queueDestroy(peer: RegionPeer<R>): void {
     if (this.pendingDestroys.has(peer.regionId)) return;
-    const tombstone = cloneRegion(peer.region);
-    const readded = news?.peers.some((p) => p.storeId === this.storeId) ?? true;
-    if (news?.regionEpoch !== undefined && !readded && isEpochStale(tombstone.regionEpoch, news.regionEpoch)) {
-      const a = tombstone.regionEpoch ?? { confVer: 0, version: 0 };
-      tombstone.regionEpoch = { confVer: Math.max(a.confVer, news.regionEpoch.confVer), version: Math.max(a.version, news.regionEpoch.version) };
-    }
+    const earlier = this.meta.tombstone(peer.regionId);
+    const tombstone = !peer.storage.isInitialized() && earlier !== undefined ? cloneRegion(earlier) : cloneRegion(peer.region);
     this.pendingDestroys.set(peer.regionId, { regionId: peer.regionId, peer, storage: peer.storage, tombstone });
   }
 
@@ -359,7 +368,10 @@ export class StoreCore<R> {
     for (const [peer, pr] of round.peers) {
       peer.finishRound(pr);
       if (this.peers.get(peer.regionId) !== peer) continue;
-      if (pr.ready.snapshot !== undefined) this.meta.removePendingSnapshot(peer.regionId);
+      if (pr.ready.snapshot !== undefined) {
+        this.meta.removePendingSnapshot(peer.regionId);
+        this.meta.clearTombstone(peer.regionId);
+      }
       if (peer.storage.isInitialized() && (pr.ready.snapshot !== undefined || pr.splits.length > 0)) this.meta.setRange(peer.region);
     }
     for (const d of round.destroyed) this.removePeer(d);
@@ -471,7 +483,7 @@ export class StoreCore<R> {
     if (region.peers.some((p) => p.id === peer.peerId)) return;
     if ((region.regionEpoch?.confVer ?? 0) < (peer.region.regionEpoch?.confVer ?? 0)) return;
     mark('raftstore: removed peer destroyed after the stale check');
-    this.queueDestroy(peer, region);
+    this.queueDestroy(peer);
   }
 
   generateSnapshot(regionId: number): void {

@@ -205,6 +205,16 @@ export class Cluster {
     this.addFilter('drop', (i) => this.network.isServerLink(i.from, i.to) && prng.intInclusive(0, 999) <= 100);
   }
 
+  /**
+   * A scripted filter: drops every message (raft, snapshot chunk, client
+   * command or answer) for which `drop` returns true, e.g. by message type,
+   * region or direction (HARD-CASES scenarios). Removed by `clearFilters`.
+   */
+  addMessageFilter(label: string, drop: (envelope: ClusterEnvelope) => boolean): void {
+    // The network hands each filter the envelope being sent (MessageInfo is its header).
+    this.addFilter(label, (i) => drop(i as ClusterEnvelope));
+  }
+
   clearFilters(): void {
     this.network.clearFilters();
     if (this.trace.enabled) this.trace.record('filters cleared');

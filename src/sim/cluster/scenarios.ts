@@ -7,6 +7,7 @@ import type { CustomScenario } from '../scenario.js';
 import { runGenericTest } from './generic_test.js';
 import type { GenericParams } from './generic_test.js';
 import { runS1, runS2 } from './hard_cases.js';
+import { HARD_CASE_3B_SCENARIOS } from './hard_cases_3b.js';
 import { SCRIPTED_3B_SCENARIOS } from './scripted_3b.js';
 import { runOnePartition2B, runOneSnapshot2C } from './scripted_tests.js';
 import { runSwarm3B } from './swarm.js';
@@ -91,6 +92,7 @@ export const CLUSTER_SCENARIOS: readonly CustomScenario[] = [
     description: 'HARD-CASES S2 at the store level: 2 stores, old appends arrive after the follower compacted past their prevLogIndex',
     run: (seed, options) => runS2(seed, options),
   },
+  ...HARD_CASE_3B_SCENARIOS,
   ...generic3B,
   ...SCRIPTED_3B_SCENARIOS,
   {
