@@ -13,7 +13,7 @@
  * TiKV two engines, which needs recovery rules; one LMDB environment gives
  * atomic multi-CF batches for free. docs/RAFTSTORE.md.)
  */
-import type { Region } from '../pb/metapb.js';
+import type { Region, RegionEpoch } from '../pb/metapb.js';
 import { AdminCmdType } from '../pb/raft_cmdpb.js';
 import type { AdminRequest, RaftCmdRequest } from '../pb/raft_cmdpb.js';
 import { PeerState, RegionLocalState, StoreIdent } from '../pb/raft_serverpb.js';
@@ -240,20 +240,25 @@ export class StoreCore<R> {
   }
 
   /**
-   * P6: the tombstone is the region as the destroyed peer last knew it. A
-   * message is from before the destruction when its conf_ver is not newer
-   * (a peer of this store can only come back through a later conf change),
-   * or when it addresses a peer id not above the destroyed peer's, if the
-   * tombstone still lists it (a peer destroyed before applying its removal:
-   * messages to that id from configurations the peer never saw must not
-   * bring it back). TiKV's two rules.
+   * P6. A peer recreated with the id of a destroyed one, in a configuration
+   * that still counts it, would vote and acknowledge with an empty log: a
+   * stale message must never do that. The tombstone is the region as the
+   * destroyed peer knew it, at an epoch where the peer is known to be
+   * removed (its own applied removal, a gc message's or the scheduler's
+   * epoch). If it still lists the destroyed peer (destroyed before applying
+   * its removal), a message to an older id is refused, to that id only from
+   * a newer conf_ver (a re-add of the same id), to a newer id always
+   * accepted (peer ids only grow; it is a later member). Otherwise a message
+   * is accepted only from a newer conf_ver.
    */
   private tombstoneRefuses(rm: RaftMessage): boolean {
     const tomb = this.meta.tombstone(rm.regionId);
     if (tomb === undefined) return false;
-    if ((rm.regionEpoch?.confVer ?? 0) <= (tomb.regionEpoch?.confVer ?? 0)) return true;
+    const newer = (rm.regionEpoch?.confVer ?? 0) > (tomb.regionEpoch?.confVer ?? 0);
     const local = tomb.peers.find((p) => p.storeId === this.storeId);
-    return local !== undefined && (rm.toPeer?.id ?? 0) <= local.id;
+    const to = rm.toPeer?.id ?? 0;
+    if (local === undefined || to === local.id) return !newer;
+    return to < local.id;
   }
 
   private createUninitialized(regionId: number, peerId: number): RegionPeer<R> {
@@ -269,18 +274,23 @@ export class StoreCore<R> {
   private onGcMessage(peer: RegionPeer<R>, rm: RaftMessage): void {
     if (!isEpochStale(peer.region.regionEpoch, rm.regionEpoch) || peer.isLeader) return;
     mark('raftstore: stale peer destroyed on a gc message');
-    this.queueDestroy(peer);
+    this.queueDestroy(peer, rm.regionEpoch);
   }
 
   /**
    * Queues destroying `peer`. Its tombstone is the region as the peer knew
-   * it (see {@link tombstoneRefuses}); an uninitialized peer knew nothing,
-   * so an earlier tombstone of the region, if any, is kept.
+   * it, at `removedAt` when that is newer (an epoch where the region no
+   * longer holds the peer; see {@link tombstoneRefuses}). An uninitialized
+   * peer knew nothing: an earlier tombstone of the region, if any, is kept.
    */
-  private queueDestroy(peer: RegionPeer<R>): void {
+  private queueDestroy(peer: RegionPeer<R>, removedAt?: RegionEpoch): void {
     if (this.pendingDestroys.has(peer.regionId)) return;
     const earlier = this.meta.tombstone(peer.regionId);
     const tombstone = !peer.storage.isInitialized() && earlier !== undefined ? cloneRegion(earlier) : cloneRegion(peer.region);
+    if (removedAt !== undefined && isEpochStale(tombstone.regionEpoch, removedAt)) {
+      const a = tombstone.regionEpoch ?? { confVer: 0, version: 0 };
+      tombstone.regionEpoch = { confVer: Math.max(a.confVer, removedAt.confVer), version: Math.max(a.version, removedAt.version) };
+    }
     this.pendingDestroys.set(peer.regionId, { regionId: peer.regionId, peer, storage: peer.storage, tombstone });
   }
 
@@ -483,7 +493,7 @@ export class StoreCore<R> {
     if (region.peers.some((p) => p.id === peer.peerId)) return;
     if ((region.regionEpoch?.confVer ?? 0) < (peer.region.regionEpoch?.confVer ?? 0)) return;
     mark('raftstore: removed peer destroyed after the stale check');
-    this.queueDestroy(peer);
+    this.queueDestroy(peer, region.regionEpoch);
   }
 
   generateSnapshot(regionId: number): void {
