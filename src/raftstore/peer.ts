@@ -836,10 +836,13 @@ export class RegionPeer<R> {
   // ---- effects ----
 
   private send(m: Message): void {
-    const to = this.peerMeta(m.to);
-    // A peer no longer in the region cannot be routed to (issue 6 handles removal).
-    if (to === undefined) return;
     const region = this.region;
+    // An initialized peer talks only to the members of its region: a message raft made before
+    // a removal applied would otherwise go out stamped with the epoch that removed its target,
+    // which could recreate the removed peer, empty, under its old id (P6). An uninitialized peer
+    // knows no members: it answers whoever wrote to it.
+    const to = this.storage.isInitialized() ? memberOf(region, m.to) : this.peerMeta(m.to);
+    if (to === undefined) return;
     this.outbox.push({
       kind: 'send',
       message: {
@@ -874,6 +877,11 @@ export class RegionPeer<R> {
       },
     });
   }
+}
+
+function memberOf(region: Region, id: number): PeerMeta | undefined {
+  const p = region.peers.find((x) => x.id === id);
+  return p === undefined ? undefined : { ...p };
 }
 
 /** The index of the region's first stored log entry, if any (where log GC resumes after a restart). */

@@ -351,23 +351,15 @@ export class StoreNode {
           this.settle(e.replyTo, e.regionView === undefined ? { response: e.response } : { response: e.response, regionView: e.regionView });
           break;
         case 'generateSnapshot': {
+          // Like TinyKV's region worker: the core asked raft to retry later.
           const regionId = e.regionId;
-          // Off the current turn, like TinyKV's region worker: the core asked raft to retry later.
-          setImmediate(() => {
-            if (!this.isRunning) return;
-            this.guard(() => this.core.generateSnapshot(regionId));
-            this.schedulePump();
-          });
+          this.offTurn(() => this.core.generateSnapshot(regionId));
           break;
         }
         case 'splitCheck': {
+          // The checker reads the region's data.
           const regionId = e.regionId;
-          // The checker reads the region's data: off the current turn too.
-          setImmediate(() => {
-            if (!this.isRunning) return;
-            this.guard(() => this.core.checkSplit(regionId));
-            this.schedulePump();
-          });
+          this.offTurn(() => this.core.checkSplit(regionId));
           break;
         }
         case 'askSplit':
@@ -379,6 +371,15 @@ export class StoreNode {
           assertNever(e);
       }
     }
+  }
+
+  /** Runs `work` on the core in a later event-loop turn (a worker's job), then pumps. */
+  private offTurn(work: () => void): void {
+    setImmediate(() => {
+      if (!this.isRunning) return;
+      this.guard(work);
+      this.schedulePump();
+    });
   }
 
   private send(message: RaftMessage): void {

@@ -27,7 +27,6 @@ import type { Prng } from '../prng.js';
 import type { RunOptions, RunResult } from '../runner.js';
 import { DEFAULT_RAFTSTORE_CONFIG } from '../../raftstore/config.js';
 import type { Cluster, ClusterOptions } from './cluster.js';
-import { FIRST_REGION_ID } from './cluster.js';
 import { ClusterClient } from './cluster_client.js';
 import type { RequestOutcome } from './cluster_client.js';
 import { applyState, bytes, mustDelete, mustScan, putRequest, runClusterScenario, runUntilTrue, scanAcross } from './harness.js';

@@ -254,15 +254,6 @@ test('leader term rule: a lower term keeps the recorded leader and pending peers
   assert.deepEqual(s.leaderOf(1), peer(1));
 });
 
-test('the legacy 4-argument regionHeartbeat() still records the region and the leader', () => {
-  const s = bootstrapped();
-  s.regionHeartbeat(region(1, ['', 'm'], [1, 2], [1, 2, 3]), 2, 2, 5);
-  assert.deepEqual(s.leaderOf(1), peer(2));
-  assert.deepEqual(s.regionById(1)?.endKey, key('m'));
-  s.regionHeartbeat(region(1, ['', 'm'], [1, 2], [1, 2, 3]), 1, 1, 4);
-  assert.deepEqual(s.leaderOf(1), peer(2), 'the term rule applies');
-});
-
 test('randomRegion() picks deterministically among indexed regions; results are copies', () => {
   const s = bootstrapped();
   assert.equal(new MockScheduler(4).randomRegion(new Prng(1)), undefined);

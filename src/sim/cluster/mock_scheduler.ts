@@ -61,6 +61,7 @@ import type {
 } from '../../pb/schedulerpb.js';
 import { keyInRegion } from '../../raftstore/cmd_check.js';
 import { cloneRegion } from '../../raftstore/responses.js';
+import { isEpochStale, rangesOverlap } from '../../raftstore/store_meta.js';
 import { assert, assertNever, AssertionError } from '../../util/assert.js';
 import { compareBytes, equalBytes, formatKey } from '../../util/bytes.js';
 import { mark } from '../../util/marks.js';
@@ -138,22 +139,8 @@ export class MockScheduler {
    *   region's epoch is stale and the heartbeat was ignored.
    * @throws {AssertionError} when the report breaks a raftstore invariant (see the file comment).
    */
-  regionHeartbeat(req: RegionHeartbeatRequest, term?: number): RegionHeartbeatResponse | undefined;
-  /**
-   * @deprecated The 2B/2C form, kept until sim_store sends RegionHeartbeatRequest;
-   *   it reports no pending peers and drops the response.
-   */
-  regionHeartbeat(region: Region, leaderStoreId: number, leaderPeerId: number, term: number): void;
-  regionHeartbeat(
-    first: RegionHeartbeatRequest | Region, second?: number, leaderPeerId?: number, legacyTerm?: number,
-  ): RegionHeartbeatResponse | undefined {
-    if (!isRegion(first)) return this.heartbeat(first, second);
-    assert(second !== undefined && leaderPeerId !== undefined && legacyTerm !== undefined, 'mock scheduler: legacy heartbeat needs store, peer and term');
-    const req: RegionHeartbeatRequest = {
-      header: { clusterId: this.clusterId }, region: first, leader: { id: leaderPeerId, storeId: second }, pendingPeers: [], approximateSize: 0,
-    };
-    this.heartbeat(req, legacyTerm);
-    return undefined;
+  regionHeartbeat(req: RegionHeartbeatRequest, term?: number): RegionHeartbeatResponse | undefined {
+    return this.heartbeat(req, term);
   }
 
   /**
@@ -397,10 +384,6 @@ export class MockScheduler {
   }
 }
 
-function isRegion(x: RegionHeartbeatRequest | Region): x is Region {
-  return 'peers' in x;
-}
-
 /** TinyKV panics "start key > end key"; ids and stores are unique within a region. */
 function checkRegionShape(region: Region): void {
   if (region.regionEpoch === undefined) assert(false, `mock scheduler: region ${region.id} without an epoch`);
@@ -471,19 +454,6 @@ function peerDifference(a: readonly Peer[], b: readonly Peer[]): number | undefi
 }
 
 /** `a` is older than `b` in either part (TinyKV `util.IsEpochStale`). */
-function isEpochStale(a: RegionEpoch | undefined, b: RegionEpoch | undefined): boolean {
-  const x = a ?? EPOCH_ZERO;
-  const y = b ?? EPOCH_ZERO;
-  return x.version < y.version || x.confVer < y.confVer;
-}
-
-/** The two ranges share a key (an empty end key is +infinity). */
-function rangesOverlap(a: Region, b: Region): boolean {
-  const aEndsFirst = a.endKey.length > 0 && compareBytes(a.endKey, b.startKey) <= 0;
-  const bEndsFirst = b.endKey.length > 0 && compareBytes(b.endKey, a.startKey) <= 0;
-  return !aEndsFirst && !bEndsFirst;
-}
-
 function describeEpoch(e: RegionEpoch | undefined): string {
   const x = e ?? EPOCH_ZERO;
   return `{confVer ${x.confVer}, version ${x.version}}`;
