@@ -18,7 +18,7 @@ import { AdminCmdType } from '../pb/raft_cmdpb.js';
 import type { AdminRequest, RaftCmdRequest } from '../pb/raft_cmdpb.js';
 import { PeerState, RegionLocalState, StoreIdent } from '../pb/raft_serverpb.js';
 import type { RaftMessage } from '../pb/raft_serverpb.js';
-import type { AskSplitResponse, RegionHeartbeatRequest, RegionHeartbeatResponse } from '../pb/schedulerpb.js';
+import type { AskSplitResponse, RegionHeartbeatRequest, RegionHeartbeatResponse, StoreStats } from '../pb/schedulerpb.js';
 import { MessageType } from '../raft/types.js';
 import { CF_META } from '../storage/engine.js';
 import type { ViewableReader } from '../storage/engine.js';
@@ -297,8 +297,9 @@ export class StoreCore<R> {
   /** Routes a command to its region's peer, or answers RegionNotFound. */
   handleCommand(request: RaftCmdRequest, replyTo: R): readonly StoreEffect<R>[] | undefined {
     const regionId = request.header?.regionId ?? 0;
+    // An uninitialized peer has no region to serve yet (and no range to check keys against).
     const peer = this.transitioning.has(regionId) ? undefined : this.peers.get(regionId);
-    if (peer === undefined) return [{ kind: 'respond', replyTo, response: errorResponse(regionNotFound(regionId)) }];
+    if (peer === undefined || !peer.storage.isInitialized()) return [{ kind: 'respond', replyTo, response: errorResponse(regionNotFound(regionId)) }];
     peer.handleCommand(request, replyTo);
     return undefined;
   }
@@ -432,6 +433,20 @@ export class StoreCore<R> {
   }
 
   // ---- the scheduler ----
+
+  /**
+   * The store's statistics for a store heartbeat (TinyKV `StoreHeartbeat`):
+   * what the core knows; the shell adds what it measures (snapshot streams,
+   * disk space).
+   */
+  storeStats(): StoreStats {
+    return {
+      storeId: this.storeId, capacity: 0, available: 0, regionCount: this.sortedPeers.length,
+      sendingSnapCount: 0, receivingSnapCount: 0, startTime: 0,
+      applyingSnapCount: this.sortedPeers.filter((p) => p.applyingSnapshot).length,
+      isBusy: false, usedSize: 0, interval: undefined, cpuUsages: [], readIoRates: [], writeIoRates: [], opLatencies: [],
+    };
+  }
 
   /** Region heartbeats of the regions led here (the shell sends them to the scheduler). */
   heartbeats(): { readonly request: RegionHeartbeatRequest; readonly term: number }[] {

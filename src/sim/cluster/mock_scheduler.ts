@@ -57,7 +57,7 @@ import { ConfChangeType } from '../../pb/eraftpb.js';
 import type { Peer, Region, RegionEpoch } from '../../pb/metapb.js';
 import { ErrorType } from '../../pb/schedulerpb.js';
 import type {
-  AskSplitRequest, AskSplitResponse, RegionHeartbeatRequest, RegionHeartbeatResponse, ResponseHeader,
+  AskSplitRequest, AskSplitResponse, RegionHeartbeatRequest, RegionHeartbeatResponse, ResponseHeader, StoreHeartbeatRequest, StoreStats,
 } from '../../pb/schedulerpb.js';
 import { keyInRegion } from '../../raftstore/cmd_check.js';
 import { cloneRegion } from '../../raftstore/responses.js';
@@ -92,6 +92,7 @@ export class MockScheduler {
   private readonly indexed = new Map<number, Region>();
   /** Every region id's last accepted report; never deleted (tombstones remember epochs). */
   private readonly lastAccepted = new Map<number, Region>();
+  private readonly storeStats = new Map<number, StoreStats>();
   private readonly leaders = new Map<number, LeaderInfo>();
   /** Peer id → peer, as the latest accepted leaders report them (TinyKV `pendingPeers`). */
   private readonly pending = new Map<number, Peer>();
@@ -109,6 +110,19 @@ export class MockScheduler {
   }
 
   /** A new globally unique id for a region or a peer (TinyKV `AllocID`). */
+  /** TinyKV `StoreHeartbeat` (its mock ignores it): the latest stats of each store are kept for checks. */
+  storeHeartbeat(req: StoreHeartbeatRequest): void {
+    const stats = req.stats;
+    assert(stats !== undefined && stats.storeId > 0, 'mock scheduler: store heartbeat without stats');
+    this.storeStats.set(stats.storeId, { ...stats });
+  }
+
+  /** The last stats store `storeId` reported, if any. */
+  lastStoreStats(storeId: number): StoreStats | undefined {
+    const s = this.storeStats.get(storeId);
+    return s === undefined ? undefined : { ...s };
+  }
+
   allocId(): number {
     const id = this.nextId;
     this.nextId++;

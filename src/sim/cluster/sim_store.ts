@@ -23,7 +23,7 @@
 import type { RaftCmdResponse } from '../../pb/raft_cmdpb.js';
 import type { RaftMessage } from '../../pb/raft_serverpb.js';
 import type { Region } from '../../pb/metapb.js';
-import type { AskSplitRequest, AskSplitResponse, RegionHeartbeatRequest, RegionHeartbeatResponse } from '../../pb/schedulerpb.js';
+import type { AskSplitRequest, AskSplitResponse, RegionHeartbeatRequest, RegionHeartbeatResponse, StoreHeartbeatRequest } from '../../pb/schedulerpb.js';
 import { MessageType } from '../../raft/types.js';
 import type { RaftstoreConfig } from '../../raftstore/config.js';
 import type { PeerObserver, RegionView } from '../../raftstore/peer.js';
@@ -54,6 +54,8 @@ export interface SimStoreConfig {
   readonly tickMs: number;
   /** Leaders report their regions this often (TinyKV `SchedulerHeartbeatTickInterval`). */
   readonly heartbeatMs: number;
+  /** The store reports its statistics this often (TinyKV `SchedulerStoreHeartbeatTickInterval`, 500 ms in tests). */
+  readonly storeHeartbeatMs?: number;
   /** Snapshot generation (and a split check, and a scheduler call's answer) takes up to this long. */
   readonly snapshotGenMsMax: number;
   /** Most snapshot streams a store receives at once; a new one evicts the oldest. */
@@ -66,6 +68,7 @@ export interface SchedulerSink {
   regionHeartbeat(req: RegionHeartbeatRequest, term: number): RegionHeartbeatResponse | undefined;
   askSplit(req: AskSplitRequest): AskSplitResponse;
   regionById(id: number): Region | undefined;
+  storeHeartbeat(req: StoreHeartbeatRequest): void;
 }
 
 export interface SimStoreDeps {
@@ -94,6 +97,10 @@ export class SimStore {
   private core: StoreCore<ReplyTo> | undefined;
   private persisting = false;
   private nextStreamId = 1;
+  /** Snapshot streams being sent. */
+  private streamsOut = 0;
+  /** Virtual time of the last start (a store heartbeat's start time). */
+  private startedAtMs = 0;
   /** Snapshot streams being received, by "<from store>:<stream id>", oldest first. */
   private readonly incoming = new Map<string, SnapshotAssembler>();
   /** Commands this incarnation answered, by endpoint and request id: each gets exactly one answer. */
@@ -120,11 +127,31 @@ export class SimStore {
       storeId: this.storeId, engine: this.deps.disk, rng: () => this.deps.prng.split(), config: this.config.raftstore, observer: this.deps.observer,
     });
     this.persisting = false;
+    this.streamsOut = 0;
+    this.startedAtMs = this.deps.clock.nowMs;
     this.incoming.clear();
     this.answered = new Set();
     this.record(`start regions [${this.core.regionIds().join(',')}]`);
     this.scheduleTick(this.deps.prng.intInclusive(1, this.config.tickMs));
     this.scheduleHeartbeat(this.deps.prng.intInclusive(1, this.config.heartbeatMs));
+    this.scheduleStoreHeartbeat(this.deps.prng.intInclusive(1, this.storeHeartbeatMs));
+  }
+
+  private get storeHeartbeatMs(): number {
+    return this.config.storeHeartbeatMs ?? 500;
+  }
+
+  private scheduleStoreHeartbeat(delayMs: number): void {
+    this.deps.clock.schedule(delayMs, this.storeId, 'store heartbeat', () => {
+      const core = this.core;
+      assert(core !== undefined, 'store heartbeat of a down store');
+      const stats = core.storeStats();
+      this.deps.scheduler.storeHeartbeat({
+        header: undefined,
+        stats: { ...stats, receivingSnapCount: this.incoming.size, sendingSnapCount: this.streamsOut, startTime: this.startedAtMs },
+      });
+      this.scheduleStoreHeartbeat(this.storeHeartbeatMs);
+    });
   }
 
   /** Loses the core, every pending event of the store and every unsynced write. */
@@ -287,6 +314,7 @@ export class SimStore {
     const streamId = this.nextStreamId++;
     const deadline = this.deps.clock.nowMs + streamTimeoutMs;
     this.record(`snapshot stream ${streamId} to store ${to}: ${chunks.length} chunks`);
+    this.streamsOut++;
     const sendChunk = (i: number): void => {
       const chunk = chunks[i];
       assert(chunk !== undefined, 'snapshot chunk out of range');
@@ -300,6 +328,7 @@ export class SimStore {
           });
           return;
         }
+        this.streamsOut--;
         core.reportSnapshot(regionId, toPeer, delivered);
         this.pump();
       });
