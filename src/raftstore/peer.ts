@@ -171,6 +171,13 @@ export class RegionPeer<R> {
    * 2-member group unable to learn that the removal committed).
    */
   private removedLeader = false;
+  /**
+   * The newest conf_ver at which this peer is known to be a member: its own
+   * region's, or that of a message addressed to it (members only send to
+   * members of the region they stamp on the message). A removal older than
+   * this is old news: the peer was added back since (with the same id).
+   */
+  private memberAtConfVer = 0;
   /** Index of the last conf change or split applied here (a generated snapshot older than it is stale). */
   private regionChangedAt = 0;
   /** Splits applied in the round being prepared. */
@@ -291,6 +298,12 @@ export class RegionPeer<R> {
     return this.rawNode.raft.raftLog.hasPendingSnapshot();
   }
 
+  /** See {@link memberAtConfVer}: news of a removal at or before this conf_ver is stale. */
+  get memberAt(): number {
+    const own = this.region.peers.some((p) => p.id === this.peerId) ? (this.region.regionEpoch?.confVer ?? 0) : 0;
+    return Math.max(own, this.memberAtConfVer);
+  }
+
   /** True when the peer has applied its own removal as leader and waits to be destroyed (C4). */
   get isRemovedLeader(): boolean {
     return this.removedLeader;
@@ -302,6 +315,7 @@ export class RegionPeer<R> {
     if (m === undefined || rm.toPeer?.id !== this.peerId) return;
     const from = rm.fromPeer;
     if (from !== undefined && from.id !== 0) this.peerCache.set(from.id, { id: from.id, storeId: from.storeId });
+    this.memberAtConfVer = Math.max(this.memberAtConfVer, rm.regionEpoch?.confVer ?? 0);
     const initialized = this.storage.isInitialized();
     // HARD-CASES S3: an uninitialized peer accepts appends, heartbeats and snapshots, and never
     // starts an election (raft does not count it a member until a snapshot gives it a config). It

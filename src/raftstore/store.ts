@@ -212,6 +212,12 @@ export class StoreCore<R> {
     if (peer === undefined) {
       if (!this.mayCreatePeer(rm, m.msgType)) return;
       peer = this.createUninitialized(rm.regionId, to.id);
+    } else if (!peer.storage.isInitialized() && this.tombstoneRefuses(rm)) {
+      // A message from before the destroyed incarnation's end (say, an old leader's heartbeat whose
+      // commit counts what that incarnation had) must not reach the new, empty one: it has no term
+      // yet to refuse it by (P6).
+      mark('raftstore: message for a destroyed peer dropped (P6)');
+      return;
     }
     if (this.pendingDestroys.has(rm.regionId)) return;
     peer.onRaftMessage(rm);
@@ -273,6 +279,8 @@ export class StoreCore<R> {
   /** A member told this peer that the region removed it (TinyKV handleGCPeerMsg): destroy it if the news is newer. */
   private onGcMessage(peer: RegionPeer<R>, rm: RaftMessage): void {
     if (!isEpochStale(peer.region.regionEpoch, rm.regionEpoch) || peer.isLeader) return;
+    // A removal this peer has since been added back after (same id, newer configuration) is old news.
+    if ((rm.regionEpoch?.confVer ?? 0) <= peer.memberAt) return;
     mark('raftstore: stale peer destroyed on a gc message');
     this.queueDestroy(peer, rm.regionEpoch);
   }
@@ -507,6 +515,7 @@ export class StoreCore<R> {
     if (peer === undefined || region === undefined || !peer.storage.isInitialized()) return;
     if (region.peers.some((p) => p.id === peer.peerId)) return;
     if ((region.regionEpoch?.confVer ?? 0) < (peer.region.regionEpoch?.confVer ?? 0)) return;
+    if ((region.regionEpoch?.confVer ?? 0) <= peer.memberAt) return;
     mark('raftstore: removed peer destroyed after the stale check');
     this.queueDestroy(peer, region.regionEpoch);
   }
