@@ -536,11 +536,6 @@ export class StoreCore<R> {
     return { storeId: this.storeId, peerId, raftEngine: this.deps.engine, kvEngine: this.deps.engine, rng: this.deps.rng(), config: this.deps.config, ...(this.deps.observer === undefined ? {} : { observer: this.deps.observer }) };
   }
 
-  /** Peers to destroy at the next round (the shell runs one when this is non-zero). */
-  get destroysPending(): number {
-    return this.pendingDestroys.size;
-  }
-
   private addPeer(peer: RegionPeer<R>): void {
     assert(!this.peers.has(peer.regionId), `store ${this.storeId}: region ${peer.regionId} already has a peer`);
     this.peers.set(peer.regionId, peer);

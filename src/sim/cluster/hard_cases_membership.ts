@@ -233,11 +233,7 @@ export function c2Body(cluster: Cluster): void {
   const s = cluster.storeIds.find((id) => id !== leader.storeId) as number;
   mustRemovePeer(cluster, FIRST_REGION_ID, peerOn(leader.peer.region, s));
   mustBeGone(cluster, s, FIRST_REGION_ID, 'removal applied');
-  cluster.stopServer(s);
-  cluster.runFor(100);
-  cluster.startServer(s);
-  cluster.runFor(100);
-  if (localPeer(cluster, s, FIRST_REGION_ID) !== undefined) fail('safety', `C2: store ${s} loaded its destroyed peer at restart`);
+  restartStaysGone(cluster, s, 'its destroyed peer');
   const second: Peer = { id: cluster.scheduler.allocId(), storeId: s };
   mustAddPeer(cluster, FIRST_REGION_ID, second, 10_000);
   mustPut(cluster, client, 'b', 'readded');
@@ -247,11 +243,16 @@ export function c2Body(cluster: Cluster): void {
   putAll(cluster, client, keys('c', 5));
   cluster.clearFilters();
   mustBeGone(cluster, s, FIRST_REGION_ID, 'removal learnt after the partition');
+  restartStaysGone(cluster, s, 'its stale peer');
+}
+
+/** C2: a crash and restart of store `s` must not load the destroyed peer of region 1 back. */
+function restartStaysGone(cluster: Cluster, s: number, what: string): void {
   cluster.stopServer(s);
   cluster.runFor(100);
   cluster.startServer(s);
   cluster.runFor(100);
-  if (localPeer(cluster, s, FIRST_REGION_ID) !== undefined) fail('safety', `C2: store ${s} loaded its stale peer at restart`);
+  if (localPeer(cluster, s, FIRST_REGION_ID) !== undefined) fail('safety', `C2: store ${s} loaded ${what} at restart`);
 }
 
 // ---- C3 ------------------------------------------------------------------
