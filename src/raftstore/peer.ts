@@ -156,6 +156,8 @@ export class RegionPeer<R> {
   private snapshotInRound = false;
   /** Peers learnt from messages, for peers not (yet) in the region (an uninitialized peer knows none). */
   private readonly peerCache = new Map<number, PeerMeta>();
+  /** Peers that wrote to this one stamped with a newer conf_ver than its region's: members it has not applied yet. */
+  private readonly newerMembers = new Map<number, number>();
   /** Bytes written by applied commands since the last split check (HARD-CASES P3). */
   private sizeDiffHint = 0;
   /** Region size found by the last split check; undefined until one ran. */
@@ -314,7 +316,11 @@ export class RegionPeer<R> {
     const m = rm.message;
     if (m === undefined || rm.toPeer?.id !== this.peerId) return;
     const from = rm.fromPeer;
-    if (from !== undefined && from.id !== 0) this.peerCache.set(from.id, { id: from.id, storeId: from.storeId });
+    if (from !== undefined && from.id !== 0) {
+      this.peerCache.set(from.id, { id: from.id, storeId: from.storeId });
+      const confVer = rm.regionEpoch?.confVer ?? 0;
+      if (confVer > (this.newerMembers.get(from.id) ?? 0)) this.newerMembers.set(from.id, confVer);
+    }
     this.memberAtConfVer = Math.max(this.memberAtConfVer, rm.regionEpoch?.confVer ?? 0);
     const initialized = this.storage.isInitialized();
     // HARD-CASES S3: an uninitialized peer accepts appends, heartbeats and snapshots, and never
@@ -855,7 +861,10 @@ export class RegionPeer<R> {
     // a removal applied would otherwise go out stamped with the epoch that removed its target,
     // which could recreate the removed peer, empty, under its old id (P6). An uninitialized peer
     // knows no members: it answers whoever wrote to it.
-    const to = this.storage.isInitialized() ? memberOf(region, m.to) : this.peerMeta(m.to);
+    // A lagging peer must still answer a member of a newer configuration (a leader it has not yet
+    // learnt was added), or it would never catch up.
+    const newer = (this.newerMembers.get(m.to) ?? 0) > (region.regionEpoch?.confVer ?? 0);
+    const to = !this.storage.isInitialized() || newer ? this.peerMeta(m.to) : memberOf(region, m.to);
     if (to === undefined) return;
     this.outbox.push({
       kind: 'send',
