@@ -105,6 +105,13 @@ export interface PeerDeps {
   readonly config: RaftstoreConfig;
   /** Sees every applied entry and every leadership won (the simulator checks raft safety with it). */
   readonly observer?: PeerObserver;
+  /**
+   * Regions split off this one since `version` (an EpochNotMatch carries them
+   * so a client with an old region learns the new ones in one answer).
+   */
+  readonly siblings?: (regionId: number, version: number) => Region[];
+  /** Told whenever the peer queues an effect (the store drains only peers that did). */
+  readonly onEffect?: (regionId: number) => void;
 }
 
 export interface PeerObserver {
@@ -280,7 +287,7 @@ export class RegionPeer<R> {
     } else if (++this.leaderMissingTicks >= c.staleCheckTicks && this.storage.isInitialized()) {
       this.leaderMissingTicks = 0;
       mark('raftstore: leader missing, stale check');
-      this.outbox.push({ kind: 'staleCheck', regionId: this.regionId });
+      this.emit({ kind: 'staleCheck', regionId: this.regionId });
     }
   }
 
@@ -428,7 +435,7 @@ export class RegionPeer<R> {
     this.rawNode.advance(rd);
     if ((rd.softState?.raftState === StateType.Leader || round.splits.length > 0) && this.isLeader) {
       const request = this.heartbeat();
-      if (request !== undefined) this.outbox.push({ kind: 'heartbeat', request, term: this.term });
+      if (request !== undefined) this.emit({ kind: 'heartbeat', request, term: this.term });
     }
     this.serveReads();
     if (this.compactInFlight !== undefined && this.storage.truncatedIndex >= this.compactInFlight.index) this.compactInFlight = undefined;
@@ -445,7 +452,16 @@ export class RegionPeer<R> {
   // ---- commands ----
 
   private precheck(request: RaftCmdRequest): RegionError | undefined {
-    return checkHeader(request, this.deps.storeId, this.region, this.peerId, this.term) ?? checkEpoch(request, this.region) ?? checkRequests(request, this.region);
+    return checkHeader(request, this.deps.storeId, this.region, this.peerId, this.term) ?? this.checkEpoch(request) ?? checkRequests(request, this.region);
+  }
+
+  /** The epoch check; a request from before a split learns the regions split off since (TiKV collect_sibling_region). */
+  private checkEpoch(request: RaftCmdRequest): RegionError | undefined {
+    const err = checkEpoch(request, this.region);
+    const requested = request.header?.regionEpoch?.version;
+    if (err?.epochNotMatch === undefined || requested === undefined || requested >= (this.region.regionEpoch?.version ?? 0)) return err;
+    const siblings = this.deps.siblings?.(this.regionId, requested) ?? [];
+    return siblings.length === 0 ? err : { ...err, epochNotMatch: { currentRegions: [...err.epochNotMatch.currentRegions, ...siblings] } };
   }
 
   private notLeaderError(): RegionError {
@@ -587,7 +603,7 @@ export class RegionPeer<R> {
     const size = this.approximateSize;
     if (size !== undefined && this.sizeDiffHint < c.regionSplitSizeBytes / 8 && size + this.sizeDiffHint <= c.regionMaxSizeBytes) return;
     this.splitCheckPending = true;
-    this.outbox.push({ kind: 'splitCheck', regionId: this.regionId });
+    this.emit({ kind: 'splitCheck', regionId: this.regionId });
   }
 
   /** Runs the split checker over the region's data (the shell calls it after a `splitCheck` effect). */
@@ -603,7 +619,7 @@ export class RegionPeer<R> {
       this.approximateSize = r.sizeBytes;
       if (r.splitKey === undefined) return;
       mark('raftstore: split key found');
-      this.outbox.push({ kind: 'askSplit', regionId: this.regionId, region: cloneRegion(this.region), splitKey: r.splitKey });
+      this.emit({ kind: 'askSplit', regionId: this.regionId, region: cloneRegion(this.region), splitKey: r.splitKey });
     } finally {
       view.close();
     }
@@ -836,7 +852,7 @@ export class RegionPeer<R> {
     this.generatedSnapshot = undefined;
     if (!this.snapshotGenerating) {
       this.snapshotGenerating = true;
-      this.outbox.push({ kind: 'generateSnapshot', regionId: this.regionId });
+      this.emit({ kind: 'generateSnapshot', regionId: this.regionId });
     }
     throw new RaftStorageError(RAFT_STORAGE_ERROR_CODES.SnapshotTemporarilyUnavailable, `region ${this.regionId}: snapshot is being generated`);
   }
@@ -866,7 +882,7 @@ export class RegionPeer<R> {
     const newer = (this.newerMembers.get(m.to) ?? 0) > (region.regionEpoch?.confVer ?? 0);
     const to = !this.storage.isInitialized() || newer ? this.peerMeta(m.to) : memberOf(region, m.to);
     if (to === undefined) return;
-    this.outbox.push({
+    this.emit({
       kind: 'send',
       message: {
         regionId: this.regionId, fromPeer: this.peerMeta(this.peerId) ?? { id: this.peerId, storeId: this.deps.storeId },
@@ -875,8 +891,13 @@ export class RegionPeer<R> {
     });
   }
 
+  private emit(effect: PeerEffect<R>): void {
+    this.outbox.push(effect);
+    this.deps.onEffect?.(this.regionId);
+  }
+
   private respond(replyTo: R, response: RaftCmdResponse, regionView?: RegionView): void {
-    this.outbox.push(regionView === undefined ? { kind: 'respond', replyTo, response } : { kind: 'respond', replyTo, response, regionView });
+    this.emit(regionView === undefined ? { kind: 'respond', replyTo, response } : { kind: 'respond', replyTo, response, regionView });
   }
 
   private refuse(replyTo: R | undefined, error: RegionError): void {
@@ -892,7 +913,7 @@ export class RegionPeer<R> {
   /** Tells a peer removed from the region to destroy itself: a message with no raft content, `isTombstone` set, our epoch. */
   private sendGcMessage(to: PeerMeta): void {
     const region = this.region;
-    this.outbox.push({
+    this.emit({
       kind: 'send',
       message: {
         regionId: this.regionId, fromPeer: this.peerMeta(this.peerId) ?? { id: this.peerId, storeId: this.deps.storeId },

@@ -3,13 +3,17 @@
 // unknown one, nothing delivered across stores), runs one round at a time,
 // brings a store that missed compacted log entries up to date with a
 // snapshot (generated on request, sent in chunks) that survives a restart,
-// and recovers a whole cluster from its engines alone. Method: StoreCore
+// and recovers a whole cluster from its engines alone; a request from before
+// splits learns every region split off since; a round looks only at peers
+// that were handed something. Method: StoreCore
 // directly over MemEngine for the unit cases, and the synchronous in-process
 // cluster of _testing.ts (seeded election jitter, message filters, restart =
 // StoreCore.load again from the same engine) for the scenarios.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MessageType } from '../pb/eraftpb.js';
+import { AdminCmdType } from '../pb/raft_cmdpb.js';
+import type { RaftCmdRequest } from '../pb/raft_cmdpb.js';
 import { newMessage } from '../raft/types.js';
 import { CF_DEFAULT, CF_RAFT } from '../storage/engine.js';
 import { MemEngine } from '../storage/mem_engine.js';
@@ -20,6 +24,7 @@ import { cmd, firstRegion, getReq, putReq, TEST_CONFIG, TEST_REGION_ID, TestClus
 import type { ReplyToken, TestCluster as Cluster } from './_testing.js';
 import { raftLogIndex, raftLogKeyRange } from './meta/keys.js';
 import { RAFT_INIT_LOG_INDEX } from './peer_storage.js';
+import { RegionPeer } from './peer.js';
 import { StoreCore } from './store.js';
 import type { StoreRound } from './store.js';
 
@@ -164,4 +169,72 @@ test('after every store restarts, a new leader is elected and the data is still 
   assert.deepEqual(response.responses.map((r) => r.get?.value.toString()), ['v3', 'v9']);
   c.put('after', 'restart');
   for (const id of c.storeIds) assert.equal(c.data(id).length, 11);
+});
+
+/** A Split admin command for region 1 (at `version`) at `key`, making region `newId` with peers newId+1.. . */
+function splitCmd(leader: number, key: string, newId: number, version: number, storeCount = 3): RaftCmdRequest {
+  const newPeerIds = Array.from({ length: storeCount }, (_, i) => newId + 1 + i);
+  return {
+    header: { regionId: TEST_REGION_ID, peer: { id: leader, storeId: leader }, regionEpoch: { confVer: 1, version }, term: 0 },
+    requests: [],
+    adminRequest: { cmdType: AdminCmdType.Split, split: { splitKey: Buffer.from(key), newRegionId: newId, newPeerIds }, changePeer: undefined, compactLog: undefined, transferLeader: undefined },
+  };
+}
+
+test('EpochNotMatch for a request from before two splits carries the region and both regions split off since', () => {
+  const c = TestCluster.bootstrap({ seed: 21 });
+  const leader = c.awaitLeader();
+  c.put('a', '1');
+  const first = c.command(leader, splitCmd(leader, 'm', 100, 1));
+  c.runUntilQuiet();
+  assert.equal(c.answer(first).response.header?.error, undefined);
+  // Region 1 is now [, m) at version 2; split it again at g: [, g) and [g, m).
+  const again = c.leader(TEST_REGION_ID) ?? c.awaitLeader();
+  const second = c.command(again, splitCmd(again, 'g', 200, 2));
+  c.runUntilQuiet();
+  assert.equal(c.answer(second).response.header?.error, undefined);
+
+  const stale = c.command(again, cmd(again, [getReq('a')], { regionEpoch: { confVer: 1, version: 1 } }));
+  c.runUntilQuiet();
+  const err = c.answer(stale).response.header?.error;
+  const regions = err?.epochNotMatch?.currentRegions ?? [];
+  assert.deepEqual(regions.map((r) => [r.id, r.startKey.toString(), r.endKey.toString(), r.regionEpoch?.version]), [
+    [1, '', 'g', 3], [200, 'g', 'm', 3], [100, 'm', '', 2],
+  ]);
+
+  // A request from a version region 1 has not reached (a client ahead of this store) learns region 1 only.
+  const current = c.command(again, cmd(again, [getReq('a')], { regionEpoch: { confVer: 1, version: 9 } }));
+  c.runUntilQuiet();
+  assert.deepEqual(c.answer(current).response.header?.error?.epochNotMatch?.currentRegions.map((r) => r.id), [1]);
+});
+
+test('a round visits only the peers handed a message, command, tick or report since their last round', () => {
+  const c = TestCluster.bootstrap({ seed: 22 });
+  const leader = c.awaitLeader();
+  for (let i = 0; i < 4; i++) {
+    const id = 100 + 10 * i;
+    const at = c.leader(TEST_REGION_ID) ?? c.awaitLeader();
+    const r = c.command(at, splitCmd(at, `k${9 - i}`, id, 1 + i));
+    c.runUntilQuiet();
+    assert.equal(c.answer(r).response.header?.error, undefined, `split ${i}`);
+  }
+  c.tick(40);
+  c.runUntilQuiet();
+  assert.equal(c.store(leader).regionIds().length, 5);
+  const visited: number[] = [];
+  const original = RegionPeer.prototype.prepareRound;
+  RegionPeer.prototype.prepareRound = function (this: RegionPeer<ReplyToken>, ...args: Parameters<typeof original>) {
+    visited.push(this.regionId);
+    return original.apply(this, args);
+  };
+  try {
+    const at = c.leader(TEST_REGION_ID) ?? c.awaitLeader();
+    const put = c.command(at, cmd(at, [putReq('a', '2')], { regionEpoch: { confVer: 1, version: 5 } }));
+    c.runUntilQuiet();
+    assert.equal(c.answer(put).response.header?.error, undefined);
+    assert.ok(visited.length > 0);
+    assert.deepEqual([...new Set(visited)], [TEST_REGION_ID], 'only region 1 had work');
+  } finally {
+    RegionPeer.prototype.prepareRound = original;
+  }
 });

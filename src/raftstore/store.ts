@@ -81,6 +81,8 @@ interface Creation<R> {
 export type StoreEffect<R> = PeerEffect<R>;
 
 const REGION_STATE_KEY_BYTES = 11;
+/** Regions an EpochNotMatch carries besides the region itself (TiKV: MAX_REGIONS_IN_ERROR). */
+const MAX_SIBLINGS = 10;
 
 export class StoreCore<R> {
   readonly storeId: number;
@@ -90,6 +92,17 @@ export class StoreCore<R> {
   /** The peers in region id order, kept sorted as peers come and go. */
   private sortedPeers: RegionPeer<R>[] = [];
   private roundInFlight = false;
+  /**
+   * Regions whose peer may have work for the next round: it was handed a
+   * message, command, tick or report since its last round. A store holds
+   * many idle regions; a round looks only at these (TiKV's batch system
+   * polls only mailboxes with messages).
+   */
+  private readonly dirty = new Set<number>();
+  /** Every peer ticked since the last round: all may have work. */
+  private allDirty = false;
+  /** Regions whose peer queued effects since the last drain. */
+  private readonly withEffects = new Set<number>();
   private readonly meta = new StoreMeta();
   /** Destroys decided since the last round, staged by the next one (C2: only the store removes peers). */
   private readonly pendingDestroys = new Map<number, Destroy<R>>();
@@ -163,6 +176,7 @@ export class StoreCore<R> {
 
   tick(): void {
     for (const peer of this.sortedPeers) peer.tick();
+    this.allDirty = true;
   }
 
   /** Initialized regions here, for checks (copies). */
@@ -220,6 +234,7 @@ export class StoreCore<R> {
       return;
     }
     if (this.pendingDestroys.has(rm.regionId)) return;
+    this.dirty.add(rm.regionId);
     peer.onRaftMessage(rm);
     if (snapRange !== undefined && peer.hasPendingSnapshot) this.meta.addPendingSnapshot(rm.regionId, snapRange);
   }
@@ -308,6 +323,7 @@ export class StoreCore<R> {
     // An uninitialized peer has no region to serve yet (and no range to check keys against).
     const peer = this.transitioning.has(regionId) ? undefined : this.peers.get(regionId);
     if (peer === undefined || !peer.storage.isInitialized()) return [{ kind: 'respond', replyTo, response: errorResponse(regionNotFound(regionId)) }];
+    this.dirty.add(regionId);
     peer.handleCommand(request, replyTo);
     return undefined;
   }
@@ -329,9 +345,10 @@ export class StoreCore<R> {
     }
     const created: Creation<R>[] = [];
     let sync = destroyed.length > 0;
-    for (const peer of this.sortedPeers) {
+    for (const peer of this.takeDirty()) {
       // Peers unrouted above or by a split replacing them earlier in this loop sit the round out.
       if (this.peers.get(peer.regionId) !== peer) continue;
+      this.withEffects.add(peer.regionId);
       const round = peer.prepareRound(batch);
       if (round === undefined) continue;
       peers.push([peer, round]);
@@ -349,6 +366,27 @@ export class StoreCore<R> {
     if (peers.length === 0 && batch.isEmpty()) return undefined;
     this.roundInFlight = true;
     return { batch, sync, peers, destroyed, created };
+  }
+
+  /**
+   * The peers that may have work, in region id order (as a round over all
+   * peers would meet them). A peer not among them has none: it returned no
+   * round last time and nothing has reached it since.
+   */
+  private takeDirty(): RegionPeer<R>[] {
+    let out: RegionPeer<R>[];
+    if (this.allDirty) {
+      out = this.sortedPeers;
+    } else {
+      out = [];
+      for (const id of [...this.dirty].sort((a, b) => a - b)) {
+        const peer = this.peers.get(id);
+        if (peer !== undefined) out.push(peer);
+      }
+    }
+    this.allDirty = false;
+    this.dirty.clear();
+    return out;
   }
 
   /**
@@ -387,6 +425,8 @@ export class StoreCore<R> {
     for (const [peer, pr] of round.peers) {
       peer.finishRound(pr);
       if (this.peers.get(peer.regionId) !== peer) continue;
+      // Advancing may leave more to do (entries committed meanwhile, reads to serve).
+      this.dirty.add(peer.regionId);
       if (pr.ready.snapshot !== undefined) {
         this.meta.removePendingSnapshot(peer.regionId);
         this.meta.clearTombstone(peer.regionId);
@@ -433,10 +473,19 @@ export class StoreCore<R> {
 
   /** Every effect queued by every peer, in region id order. */
   drain(): readonly StoreEffect<R>[] {
-    if (this.sortedPeers.length === 1 && this.storeOutbox.length === 0) return (this.sortedPeers[0] as RegionPeer<R>).drain();
+    if (this.sortedPeers.length === 1 && this.storeOutbox.length === 0) {
+      this.withEffects.clear();
+      return (this.sortedPeers[0] as RegionPeer<R>).drain();
+    }
     const out: StoreEffect<R>[] = this.storeOutbox;
     this.storeOutbox = [];
-    for (const peer of this.sortedPeers) for (const e of peer.drain()) out.push(e);
+    if (this.withEffects.size === 0) return out;
+    const ids = [...this.withEffects].sort((a, b) => a - b);
+    this.withEffects.clear();
+    for (const id of ids) {
+      const peer = this.peers.get(id);
+      if (peer !== undefined) for (const e of peer.drain()) out.push(e);
+    }
     return out;
   }
 
@@ -481,6 +530,7 @@ export class StoreCore<R> {
       admin = { cmdType: AdminCmdType.TransferLeader, transferLeader: { peer: resp.transferLeader.peer }, changePeer: undefined, compactLog: undefined, split: undefined };
     }
     if (admin === undefined) return;
+    this.dirty.add(resp.regionId);
     const request: RaftCmdRequest = {
       header: { regionId: resp.regionId, peer: { id: peer.peerId, storeId: this.storeId }, regionEpoch: resp.regionEpoch ?? peer.region.regionEpoch, term: 0 },
       requests: [],
@@ -491,6 +541,7 @@ export class StoreCore<R> {
 
   /** Runs a region's split checker (after its `splitCheck` effect). */
   checkSplit(regionId: number): void {
+    this.dirty.add(regionId);
     this.peers.get(regionId)?.checkSplit();
   }
 
@@ -502,6 +553,7 @@ export class StoreCore<R> {
       mark('raftstore: split refused by the scheduler');
       return;
     }
+    this.dirty.add(regionId);
     peer.proposeSplit(asked, splitKey, resp.newRegionId, resp.newPeerIds);
   }
 
@@ -521,25 +573,44 @@ export class StoreCore<R> {
   }
 
   generateSnapshot(regionId: number): void {
+    this.dirty.add(regionId);
     this.peers.get(regionId)?.generateSnapshot();
   }
 
   reportSnapshot(regionId: number, toPeerId: number, delivered: boolean): void {
+    this.dirty.add(regionId);
     this.peers.get(regionId)?.reportSnapshot(toPeerId, delivered);
   }
 
   reportUnreachable(regionId: number, toPeerId: number): void {
+    this.dirty.add(regionId);
     this.peers.get(regionId)?.reportUnreachable(toPeerId);
   }
 
+  /** Regions right of `regionId` here, contiguous, newer than `version`: the ones split off it since (copies). */
+  private siblings(regionId: number, version: number): Region[] {
+    const out: Region[] = [];
+    for (const id of this.meta.rightNeighbours(regionId, MAX_SIBLINGS)) {
+      const region = this.peers.get(id)?.region;
+      if (region === undefined || (region.regionEpoch?.version ?? 0) <= version) break;
+      out.push(cloneRegion(region));
+    }
+    return out;
+  }
+
   private peerDeps(peerId: number): PeerDeps {
-    return { storeId: this.storeId, peerId, raftEngine: this.deps.engine, kvEngine: this.deps.engine, rng: this.deps.rng(), config: this.deps.config, ...(this.deps.observer === undefined ? {} : { observer: this.deps.observer }) };
+    const onEffect = (regionId: number): void => {
+      this.withEffects.add(regionId);
+    };
+    const siblings = (regionId: number, version: number): Region[] => this.siblings(regionId, version);
+    return { storeId: this.storeId, peerId, raftEngine: this.deps.engine, kvEngine: this.deps.engine, rng: this.deps.rng(), config: this.deps.config, onEffect, siblings, ...(this.deps.observer === undefined ? {} : { observer: this.deps.observer }) };
   }
 
   private addPeer(peer: RegionPeer<R>): void {
     assert(!this.peers.has(peer.regionId), `store ${this.storeId}: region ${peer.regionId} already has a peer`);
     this.peers.set(peer.regionId, peer);
     this.sortedPeers = [...this.sortedPeers, peer].sort((a, b) => a.regionId - b.regionId);
+    this.dirty.add(peer.regionId);
   }
 }
 

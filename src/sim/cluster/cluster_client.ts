@@ -1,12 +1,17 @@
 /**
  * TinyKV's test client (cluster.go `Request` + `CallCommandOnLeader`) on
- * virtual time: look the key's region and leader up in the scheduler, send
- * the command to the leader's store, wait up to `attemptTimeoutMs`, and
- * retry on NotLeader (at once, to the hinted leader), StaleCommand,
- * EpochNotMatch, ServerIsBusy, an unknown outcome or silence (after a
- * pause, at the scheduler's leader or a random peer) until `requestTimeoutMs`
- * has passed and at least `attemptsMin` attempts were made ("request
- * timeout").
+ * virtual time, with a region cache as real clients keep (TiKV client-go):
+ * find the key's region and leader in the cache (on a miss, in the
+ * scheduler), send the command to the leader's store, wait up to
+ * `attemptTimeoutMs`, and retry on NotLeader (at once, to the hinted
+ * leader), StaleCommand, EpochNotMatch, RegionNotFound, ServerIsBusy, an
+ * unknown outcome or silence (after a pause that doubles up to
+ * `retryPauseMaxMs`, at the cached or scheduler's leader or a random peer)
+ * until `requestTimeoutMs` has passed and at least `attemptsMin` attempts
+ * were made ("request timeout"). Errors correct the cache: EpochNotMatch
+ * brings the store's current regions (and the ones split off since), a
+ * NotLeader hint the leader; RegionNotFound and KeyNotInRegion drop the
+ * region, silence the leader.
  *
  * Retrying a write after silence or an unknown outcome re-proposes it. That
  * is how TinyKV's harness works, and it is sound for the workloads that use
@@ -21,9 +26,10 @@
  * `CallCommandOnLeader`): an admin command such as TransferLeader, or a
  * normal request a test sends to a region on purpose (a key outside it).
  */
-import type { Peer } from '../../pb/metapb.js';
+import type { Peer, Region } from '../../pb/metapb.js';
 import type { AdminRequest, RaftCmdRequest, RaftCmdResponse, Request } from '../../pb/raft_cmdpb.js';
 import { isOutcomeUnknown } from '../../raftstore/region_errors.js';
+import { isEpochStale } from '../../raftstore/store_meta.js';
 import { assert } from '../../util/assert.js';
 import { WORLD } from '../clock.js';
 import type { EventHandle } from '../clock.js';
@@ -31,6 +37,8 @@ import { pick } from '../prng.js';
 import type { Prng } from '../prng.js';
 import type { Cluster } from './cluster.js';
 import type { ClusterEnvelope, ScanBounds } from './payload.js';
+import { memberOf, RegionCache } from './region_cache.js';
+import type { CachedRegion } from './region_cache.js';
 
 export interface ClientTimings {
   /** `Request`'s overall budget (TinyKV: 5 s). */
@@ -39,8 +47,10 @@ export interface ClientTimings {
   readonly attemptsMin: number;
   /** One `CallCommandOnLeader` wait (TinyKV: 1 s). */
   readonly attemptTimeoutMs: number;
-  /** Pause after an error answer (TinyKV: 100 ms). */
+  /** Pause after an error answer (TinyKV: 100 ms); doubles with each error in a row. */
   readonly retryPauseMs: number;
+  /** The longest pause (bounded backoff). @default 4 × retryPauseMs */
+  readonly retryPauseMaxMs?: number;
   /**
    * Whether silence or OutcomeUnknown is retried (TinyKV: yes, sound only
    * when each key has one writer, see the file comment). When false the
@@ -70,7 +80,11 @@ interface InFlight {
   readonly startMs: number;
   readonly onDone: (outcome: RequestOutcome) => void;
   attempts: number;
+  /** Error answers in a row (the backoff's exponent). */
+  errors: number;
   target: Peer | undefined;
+  /** The region the current attempt went to, as the client knew it. */
+  sent: Region | undefined;
   timer: EventHandle | undefined;
 }
 
@@ -81,6 +95,7 @@ export class ClusterClient {
   private readonly timings: ClientTimings;
   private nextReqId = 1;
   private current: InFlight | undefined;
+  private readonly cache = new RegionCache();
 
   constructor(cluster: Cluster, prng: Prng, timings: ClientTimings = TINYKV_CLIENT_TIMINGS) {
     this.cluster = cluster;
@@ -113,7 +128,7 @@ export class ClusterClient {
   private start(route: Route, requests: readonly Request[], admin: AdminRequest | undefined, scan: ScanBounds | undefined, onDone: (outcome: RequestOutcome) => void): void {
     assert(this.current === undefined, `client ${this.endpoint}: a request is already in flight`);
     this.current = {
-      reqId: 0, route, requests, admin, scan, startMs: this.cluster.clock.nowMs, onDone, attempts: 0, target: undefined, timer: undefined,
+      reqId: 0, route, requests, admin, scan, startMs: this.cluster.clock.nowMs, onDone, attempts: 0, errors: 0, target: undefined, sent: undefined, timer: undefined,
     };
     this.attempt(this.current);
   }
@@ -123,10 +138,12 @@ export class ClusterClient {
     if (op.attempts >= this.timings.attemptsMin && c.clock.nowMs - op.startMs >= this.timings.requestTimeoutMs) {
       return this.finish(op, { ok: false, kind: 'timeout', attempts: op.attempts });
     }
-    const region = 'key' in op.route ? c.scheduler.regionByKey(op.route.key) : c.scheduler.regionById(op.route.regionId);
-    if (region === undefined) return this.retryLater(op, undefined);
-    const target = op.target ?? c.scheduler.leaderOf(region.id) ?? pick(this.prng, region.peers);
+    const cached = this.lookup(op.route);
+    if (cached === undefined) return this.retryLater(op, undefined);
+    const region = cached.region;
+    const target = op.target ?? cached.leader ?? c.scheduler.leaderOf(region.id) ?? pick(this.prng, region.peers);
     op.target = target;
+    op.sent = region;
     op.attempts++;
     const reqId = this.nextReqId++;
     op.reqId = reqId;
@@ -143,15 +160,40 @@ export class ClusterClient {
       op.timer = undefined;
       if (this.timings.retryAmbiguous === false) return this.finish(op, { ok: false, kind: 'timeout', attempts: op.attempts });
       // Silence: the scheduler's leader if it changed, else a random peer (TinyKV).
+      this.cache.setLeader(region.id, undefined);
       const leader = c.scheduler.leaderOf(region.id);
       op.target = leader !== undefined && leader.id !== target.id ? leader : pick(this.prng, region.peers);
       this.attempt(op);
     });
   }
 
+  /**
+   * The region for a route. A key's: from the cache, else from the scheduler
+   * (then cached). An id's: always the scheduler's, as TinyKV's
+   * `GetRegionByID` (admin commands carry the scheduler's epoch), with the
+   * cached leader if the cache holds that region.
+   */
+  private lookup(route: Route): CachedRegion | undefined {
+    const s = this.cluster.scheduler;
+    if ('regionId' in route) {
+      const region = s.regionById(route.regionId);
+      return region === undefined ? undefined : { region, leader: memberOf(this.cache.byId(route.regionId)?.leader, region) };
+    }
+    const hit = this.cache.byKey(route.key);
+    if (hit !== undefined) return hit;
+    const region = s.regionByKey(route.key);
+    if (region === undefined) return undefined;
+    this.cache.put(region, s.leaderOf(region.id));
+    // The cache may know a newer region over the key than the scheduler yet (from an EpochNotMatch).
+    return this.cache.byKey(route.key);
+  }
+
   private retryLater(op: InFlight, target: Peer | undefined): void {
     op.target = target;
-    op.timer = this.cluster.clock.schedule(this.timings.retryPauseMs, WORLD, 'client retry', () => {
+    const base = this.timings.retryPauseMs;
+    const pause = Math.min(base * 2 ** Math.min(op.errors, 16), this.timings.retryPauseMaxMs ?? 4 * base);
+    op.errors++;
+    op.timer = this.cluster.clock.schedule(pause, WORLD, 'client retry', () => {
       op.timer = undefined;
       this.attempt(op);
     });
@@ -166,21 +208,45 @@ export class ClusterClient {
     if (op.timer !== undefined) this.cluster.clock.cancel(op.timer);
     op.timer = undefined;
     const err = p.response.header?.error;
-    if (err === undefined) return this.finish(op, { ok: true, response: p.response, entries: p.entries });
+    const sent = op.sent;
+    assert(sent !== undefined, `client ${this.endpoint}: an answer to an attempt that was not sent`);
+    if (err === undefined) {
+      if (op.target !== undefined) this.cache.setLeader(sent.id, op.target);
+      return this.finish(op, { ok: true, response: p.response, entries: p.entries });
+    }
     if (err.notLeader !== undefined) {
-      const leader = err.notLeader.leader;
-      if (leader !== undefined && leader.id !== 0) {
-        op.target = leader;
+      const hint = err.notLeader.leader;
+      this.cache.setLeader(sent.id, memberOf(hint, sent));
+      if (hint !== undefined && hint.id !== 0) {
+        op.target = hint;
         return this.attempt(op);
       }
       return this.retryLater(op, undefined);
     }
+    if (err.epochNotMatch !== undefined) this.onEpochNotMatch(sent, err.epochNotMatch.currentRegions);
+    else if (err.regionNotFound !== undefined || err.keyNotInRegion !== undefined || err.storeNotMatch !== undefined) this.cache.drop(sent.id);
+    else this.cache.setLeader(sent.id, undefined);
     if (err.keyNotInRegion !== undefined || err.storeNotMatch !== undefined || err.message.startsWith('InvalidRequest')) {
       return this.finish(op, { ok: false, kind: 'error', response: p.response });
     }
     if (this.timings.retryAmbiguous === false && isOutcomeUnknown(err)) return this.finish(op, { ok: false, kind: 'timeout', attempts: op.attempts });
-    // StaleCommand, EpochNotMatch, RegionNotFound, ServerIsBusy, OutcomeUnknown: ask the scheduler again.
+    // StaleCommand, EpochNotMatch, RegionNotFound, ServerIsBusy, OutcomeUnknown: retry after a pause.
     this.retryLater(op, undefined);
+  }
+
+  /**
+   * A store's current regions replace what the cache holds, unless the store
+   * is behind the region the client sent (a peer that has not applied a
+   * change the client already knows of): then only its leadership is doubted.
+   */
+  private onEpochNotMatch(sent: Region, current: readonly Region[]): void {
+    const same = current.find((r) => r.id === sent.id);
+    if (same !== undefined && isEpochStale(same.regionEpoch, sent.regionEpoch)) {
+      this.cache.setLeader(sent.id, undefined);
+      return;
+    }
+    this.cache.drop(sent.id);
+    for (const r of current) this.cache.put(r, undefined);
   }
 
   private finish(op: InFlight, outcome: RequestOutcome): void {

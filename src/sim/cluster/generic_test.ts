@@ -138,6 +138,13 @@ function genericBody(cluster: Cluster, params: GenericParams): void {
   const clients: ClientState[] = Array.from({ length: params.nclients }, (_, id) => ({
     id, client: new ClusterClient(cluster, cluster.random.stream(`client${id}`)), j: 0, last: '', running: false,
   }));
+  // Progress is owed only while each region's members can reach a majority: under loss and
+  // partitions redrawn every second, a region (say one the conf changer shrank to two members
+  // on opposite sides) may have no leader for longer than a request's budget. A request or
+  // conf change begun while the network faults are on may therefore time out; it is retried.
+  // Once the network is healed, everything owes progress within its budget again.
+  const network = { faulty: false, healedAtMs: 0 };
+  const mayTimeOut = (): boolean => network.faulty;
   for (let iter = 0; iter < iterations; iter++) {
     if (cluster.trace.enabled) cluster.trace.record(`generic: iteration ${iter}`);
     let done = false;
@@ -145,11 +152,12 @@ function genericBody(cluster: Cluster, params: GenericParams): void {
       c.j = 0;
       c.last = '';
       c.running = true;
-      clientLoop(cluster, c, () => done);
+      clientLoop(cluster, c, () => done, mayTimeOut);
     }
     let chaosRunning = false;
     if (params.unreliable || params.partitions) {
       chaosRunning = true;
+      network.faulty = true;
       const chaos = (): void => {
         if (done) {
           chaosRunning = false;
@@ -172,13 +180,15 @@ function genericBody(cluster: Cluster, params: GenericParams): void {
       confchangerRunning = true;
       cluster.clock.schedule(100, WORLD, 'confchanger start', () => confchanger(cluster, rnd, () => done, () => {
         confchangerRunning = false;
-      }));
+      }, network));
     }
     cluster.runFor(windowMs);
     done = true;
     runUntilTrue(cluster, () => !chaosRunning, 2 * electionTimeoutMs, 'chaos loop stop');
     if (params.unreliable || params.partitions) {
       cluster.clearFilters();
+      network.faulty = false;
+      network.healedAtMs = cluster.clock.nowMs;
       cluster.runFor(electionTimeoutMs);
     }
     // Unlike TinyKV, the conf changer is joined (on the healed network): its operation finishes first.
@@ -223,9 +233,11 @@ const confChangeWaitMs = 5_000;
  * TinyKV's confchanger: a random region and a random store; remove the
  * region's peer there if it has one and more than one peer, else add a peer
  * there; wait until the scheduler shows it; pause rand(0..199) ms; repeat
- * until done. One step at a time, on virtual time.
+ * until done. One step at a time, on virtual time. While the network is
+ * faulty a change may wait longer than its budget; once healed, it has its
+ * budget again from the moment of healing.
  */
-function confchanger(cluster: Cluster, rnd: Prng, isDone: () => boolean, onStop: () => void): void {
+function confchanger(cluster: Cluster, rnd: Prng, isDone: () => boolean, onStop: () => void, network: { readonly faulty: boolean; readonly healedAtMs: number }): void {
   const step = (): void => {
     if (isDone()) return onStop();
     const region = cluster.scheduler.randomRegion(rnd);
@@ -246,10 +258,11 @@ function confchanger(cluster: Cluster, rnd: Prng, isDone: () => boolean, onStop:
       what = `MustAddPeer(${region.id}, ${peer.id}@${storeId})`;
     }
     if (cluster.trace.enabled) cluster.trace.record(`confchanger: ${what}`);
-    const deadline = cluster.clock.nowMs + confChangeWaitMs;
+    const startMs = cluster.clock.nowMs;
     const wait = (): void => {
       if (done()) return pause();
-      if (cluster.clock.nowMs >= deadline) throw new SimulationError('liveness', `${what}: not done after ${confChangeWaitMs} ms`);
+      const deadline = Math.max(startMs, network.healedAtMs) + confChangeWaitMs;
+      if (!network.faulty && cluster.clock.nowMs >= deadline) throw new SimulationError('liveness', `${what}: not done ${confChangeWaitMs} ms after it began on a healthy network`);
       cluster.clock.schedule(10, WORLD, 'confchanger wait', wait);
     };
     wait();
@@ -261,7 +274,7 @@ function confchanger(cluster: Cluster, rnd: Prng, isDone: () => boolean, onStop:
 }
 
 /** TinyKV's client goroutine: until done, put (50%) or scan-and-compare; one operation at a time. */
-function clientLoop(cluster: Cluster, c: ClientState, isDone: () => boolean): void {
+function clientLoop(cluster: Cluster, c: ClientState, isDone: () => boolean, mayTimeOut: () => boolean): void {
   const rnd = cluster.random.stream(`generic client${c.id}`);
   const next = (): void => {
     if (isDone()) {
@@ -276,13 +289,20 @@ function clientLoop(cluster: Cluster, c: ClientState, isDone: () => boolean): vo
       const key = keyOf(c.id, c.j);
       const value = `x ${c.id} ${c.j} y`;
       const op = cluster.history.begin(c.client.endpoint, { kind: 'put', key, value });
-      c.client.request(bytes(key), [putRequest(key, value)], (outcome) => {
-        requireOk(outcome, `put ${key}`);
-        cluster.history.complete(op, 'ok', { kind: 'put' });
-        c.last += value;
-        c.j++;
-        next();
-      });
+      // A put that timed out under faults is sent again (same key and value: the client's
+      // retries are sound for this workload, see cluster_client.ts); one operation records it.
+      const send = (): void => {
+        const tolerated = mayTimeOut();
+        c.client.request(bytes(key), [putRequest(key, value)], (outcome) => {
+          if (!outcome.ok && outcome.kind === 'timeout' && tolerated) return send();
+          requireOk(outcome, `put ${key}`);
+          cluster.history.complete(op, 'ok', { kind: 'put' });
+          c.last += value;
+          c.j++;
+          next();
+        });
+      };
+      send();
       return;
     }
     const start = keyOf(c.id, 0);
@@ -291,7 +311,7 @@ function clientLoop(cluster: Cluster, c: ClientState, isDone: () => boolean): vo
       const got = entries.map(([, v]) => v).join('');
       if (got !== c.last) throw new SimulationError('safety', `client ${c.id}: scan of [${start}, ${end}) got ${JSON.stringify(got.slice(0, 200))}, wrote ${JSON.stringify(c.last.slice(0, 200))}`);
       next();
-    });
+    }, mayTimeOut);
   };
   next();
 }

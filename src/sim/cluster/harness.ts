@@ -128,26 +128,40 @@ export const SCAN_UNLIMITED = 1_000_000_000;
  * TinyKV `Scan(start, end)`: region by region, a Snap of the region holding
  * the next key, then its part of the range. Each region's part is recorded
  * as its own scan of the range it read (a scan across regions is not one
- * atomic read); a failed part throws the liveness failure.
+ * atomic read); a failed part throws the liveness failure, except a
+ * timeout of a part sent while `mayTimeOut()` held (faults that may block
+ * progress were on): that part is sent again, its recorded operation still
+ * open.
  */
-export function scanAcross(cluster: Cluster, client: ClusterClient, start: string, end: string, onDone: (entries: [string, string][]) => void): void {
+export function scanAcross(
+  cluster: Cluster, client: ClusterClient, start: string, end: string, onDone: (entries: [string, string][]) => void,
+  mayTimeOut: () => boolean = () => false,
+): void {
   assert(end !== '', 'scanAcross: the end key must be set');
   const out: [string, string][] = [];
   const part = (key: string): void => {
     const id = cluster.history.begin(client.endpoint, { kind: 'scan', start: key, end, limit: SCAN_UNLIMITED });
-    client.request(bytes(key), [snapRequest()], (outcome) => {
-      const ok = mustSucceed(outcome, `Scan(${key}, ${end})`);
-      const region = ok.response.responses[0]?.snap?.region;
-      assert(region !== undefined, 'Snap response without region');
-      const regionEnd = text(region.endKey);
-      const more = regionEnd !== '' && regionEnd < end;
-      if (more) cluster.history.narrowScan(id, regionEnd);
-      const entries = ok.entries ?? [];
-      cluster.history.complete(id, 'ok', { kind: 'scan', entries });
-      for (const [k, v] of entries) out.push([k, v]);
-      if (more) part(regionEnd);
-      else onDone(out);
-    }, { start: bytes(key), end: bytes(end) });
+    const send = (): void => {
+      const tolerated = mayTimeOut();
+      client.request(bytes(key), [snapRequest()], (outcome) => {
+        if (!outcome.ok && outcome.kind === 'timeout' && tolerated) return send();
+        onPart(id, key, outcome);
+      }, { start: bytes(key), end: bytes(end) });
+    };
+    send();
+  };
+  const onPart = (id: ReturnType<typeof cluster.history.begin>, key: string, outcome: RequestOutcome): void => {
+    const ok = mustSucceed(outcome, `Scan(${key}, ${end})`);
+    const region = ok.response.responses[0]?.snap?.region;
+    assert(region !== undefined, 'Snap response without region');
+    const regionEnd = text(region.endKey);
+    const more = regionEnd !== '' && regionEnd < end;
+    if (more) cluster.history.narrowScan(id, regionEnd);
+    const entries = ok.entries ?? [];
+    cluster.history.complete(id, 'ok', { kind: 'scan', entries });
+    for (const [k, v] of entries) out.push([k, v]);
+    if (more) part(regionEnd);
+    else onDone(out);
   };
   part(start);
 }
