@@ -9,9 +9,10 @@
  * `retryPauseMaxMs`, at the cached or scheduler's leader or a random peer)
  * until `requestTimeoutMs` has passed and at least `attemptsMin` attempts
  * were made ("request timeout"). Errors correct the cache: EpochNotMatch
- * brings the store's current regions (and the ones split off since), a
- * NotLeader hint the leader; RegionNotFound and KeyNotInRegion drop the
- * region, silence the leader.
+ * brings the store's current regions (and the ones split off since; the
+ * request is retried at once unless the store was behind), a NotLeader hint
+ * the leader; RegionNotFound and KeyNotInRegion drop the region, silence the
+ * leader.
  *
  * Retrying a write after silence or an unknown outcome re-proposes it. That
  * is how TinyKV's harness works, and it is sound for the workloads that use
@@ -223,8 +224,15 @@ export class ClusterClient {
       }
       return this.retryLater(op, undefined);
     }
-    if (err.epochNotMatch !== undefined) this.onEpochNotMatch(sent, err.epochNotMatch.currentRegions);
-    else if (err.regionNotFound !== undefined || err.keyNotInRegion !== undefined || err.storeNotMatch !== undefined) this.cache.drop(sent.id);
+    if (err.epochNotMatch !== undefined) {
+      // Newer regions learnt: try them at once (a region that keeps splitting under load is
+      // chased one round trip behind, not one pause behind). A store behind us, or a route by
+      // id (whose region comes from the scheduler, maybe still the old one): pause.
+      if (this.onEpochNotMatch(sent, err.epochNotMatch.currentRegions) && 'key' in op.route) {
+        op.target = undefined;
+        return this.attempt(op);
+      }
+    } else if (err.regionNotFound !== undefined || err.keyNotInRegion !== undefined || err.storeNotMatch !== undefined) this.cache.drop(sent.id);
     else this.cache.setLeader(sent.id, undefined);
     if (err.keyNotInRegion !== undefined || err.storeNotMatch !== undefined || err.message.startsWith('InvalidRequest')) {
       return this.finish(op, { ok: false, kind: 'error', response: p.response });
@@ -238,15 +246,17 @@ export class ClusterClient {
    * A store's current regions replace what the cache holds, unless the store
    * is behind the region the client sent (a peer that has not applied a
    * change the client already knows of): then only its leadership is doubted.
+   * @returns whether the cache learnt newer regions (false: the store is behind).
    */
-  private onEpochNotMatch(sent: Region, current: readonly Region[]): void {
+  private onEpochNotMatch(sent: Region, current: readonly Region[]): boolean {
     const same = current.find((r) => r.id === sent.id);
-    if (same !== undefined && isEpochStale(same.regionEpoch, sent.regionEpoch)) {
+    if (same === undefined || isEpochStale(same.regionEpoch, sent.regionEpoch)) {
       this.cache.setLeader(sent.id, undefined);
-      return;
+      return false;
     }
     this.cache.drop(sent.id);
     for (const r of current) this.cache.put(r, undefined);
+    return isEpochStale(sent.regionEpoch, same.regionEpoch);
   }
 
   private finish(op: InFlight, outcome: RequestOutcome): void {
