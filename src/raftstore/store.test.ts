@@ -238,3 +238,27 @@ test('a round visits only the peers handed a message, command, tick or report si
     RegionPeer.prototype.prepareRound = original;
   }
 });
+
+test('a peer destroyed by the stale check refuses its old id and lets a later peer the scheduler placed here be created', () => {
+  const engine = bootstrapped(1);
+  const store = load(engine, 1);
+  // The scheduler's region: peer 1 removed, a later peer 6 added on this store (conf_ver 3).
+  const scheduler = { ...firstRegion(3), regionEpoch: { confVer: 3, version: 1 }, peers: [{ id: 2, storeId: 2 }, { id: 3, storeId: 3 }, { id: 6, storeId: 1 }] };
+  store.onStaleCheck(TEST_REGION_ID, scheduler);
+  const round = store.prepareRound();
+  assert.ok(round !== undefined && round.destroyed.length === 1);
+  void engine.write(round.batch, { sync: round.sync });
+  store.finishRound(round);
+  assert.equal(store.peer(TEST_REGION_ID), undefined);
+
+  const heartbeat = (toId: number, confVer: number) => ({
+    regionId: TEST_REGION_ID, fromPeer: { id: 2, storeId: 2 }, toPeer: { id: toId, storeId: 1 },
+    message: newMessage({ msgType: MessageType.MsgHeartbeat, from: 2, to: toId, term: 7 }),
+    regionEpoch: { confVer, version: 1 }, isTombstone: false, startKey: Buffer.alloc(0), endKey: Buffer.alloc(0),
+  });
+  // The destroyed peer's own id stays dead; the later peer's first message (at the scheduler's epoch) creates it.
+  store.onRaftMessage(heartbeat(1, 1));
+  assert.equal(store.peer(TEST_REGION_ID), undefined);
+  store.onRaftMessage(heartbeat(6, 3));
+  assert.equal(store.peer(TEST_REGION_ID)?.peerId, 6);
+});

@@ -569,7 +569,12 @@ export class StoreCore<R> {
     if ((region.regionEpoch?.confVer ?? 0) < (peer.region.regionEpoch?.confVer ?? 0)) return;
     if ((region.regionEpoch?.confVer ?? 0) <= peer.memberAt) return;
     mark('raftstore: removed peer destroyed after the stale check');
-    this.queueDestroy(peer, region.regionEpoch);
+    // A scheduler's region that already holds a later peer of this store must not become the
+    // tombstone's epoch: the tombstone would refuse that peer's first messages, which carry
+    // this very epoch, and a region of two members waits for it for ever.
+    const later = region.peers.some((p) => p.storeId === this.storeId);
+    if (later) mark('raftstore: stale check found a later peer here, tombstone kept at the local epoch');
+    this.queueDestroy(peer, later ? undefined : region.regionEpoch);
   }
 
   generateSnapshot(regionId: number): void {
