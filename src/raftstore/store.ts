@@ -302,15 +302,23 @@ export class StoreCore<R> {
 
   /**
    * Queues destroying `peer`. Its tombstone is the region as the peer knew
-   * it, at `removedAt` when that is newer (an epoch where the region no
-   * longer holds the peer; see {@link tombstoneRefuses}). An uninitialized
-   * peer knew nothing: an earlier tombstone of the region, if any, is kept.
+   * it, at `removedAt` when that is newer and the region still lists a peer
+   * of this store (an epoch where the region no longer holds that peer; see
+   * {@link tombstoneRefuses}). A region that lists no peer here already is
+   * such an epoch; raising it would make the tombstone refuse a later peer
+   * here whose first messages carry an epoch up to `removedAt` (the
+   * scheduler's or a gc message's region may already hold it), and a
+   * region of two members would wait for that peer for ever. An
+   * uninitialized peer knew nothing: an earlier tombstone of the region, if
+   * any, is kept.
    */
   private queueDestroy(peer: RegionPeer<R>, removedAt?: RegionEpoch): void {
     if (this.pendingDestroys.has(peer.regionId)) return;
     const earlier = this.meta.tombstone(peer.regionId);
     const tombstone = !peer.storage.isInitialized() && earlier !== undefined ? cloneRegion(earlier) : cloneRegion(peer.region);
-    if (removedAt !== undefined && isEpochStale(tombstone.regionEpoch, removedAt)) {
+    const listsLocal = tombstone.peers.some((p) => p.storeId === this.storeId);
+    if (!listsLocal && removedAt !== undefined) mark('raftstore: tombstone lists no peer here, kept at its own epoch');
+    if (listsLocal && removedAt !== undefined && isEpochStale(tombstone.regionEpoch, removedAt)) {
       const a = tombstone.regionEpoch ?? { confVer: 0, version: 0 };
       tombstone.regionEpoch = { confVer: Math.max(a.confVer, removedAt.confVer), version: Math.max(a.version, removedAt.version) };
     }
@@ -569,12 +577,7 @@ export class StoreCore<R> {
     if ((region.regionEpoch?.confVer ?? 0) < (peer.region.regionEpoch?.confVer ?? 0)) return;
     if ((region.regionEpoch?.confVer ?? 0) <= peer.memberAt) return;
     mark('raftstore: removed peer destroyed after the stale check');
-    // A scheduler's region that already holds a later peer of this store must not become the
-    // tombstone's epoch: the tombstone would refuse that peer's first messages, which carry
-    // this very epoch, and a region of two members waits for it for ever.
-    const later = region.peers.some((p) => p.storeId === this.storeId);
-    if (later) mark('raftstore: stale check found a later peer here, tombstone kept at the local epoch');
-    this.queueDestroy(peer, later ? undefined : region.regionEpoch);
+    this.queueDestroy(peer, region.regionEpoch);
   }
 
   generateSnapshot(regionId: number): void {
