@@ -112,6 +112,8 @@ export class StoreCore<R> {
    * submitted), so nothing may reach them until the round finishes.
    */
   private readonly transitioning = new Set<number>();
+  /** Regions the round in flight creates by splits: their parents already show the split. */
+  private creating: readonly Region[] = [];
   /** Effects of peers that left the store (answers to their pending commands). */
   private storeOutbox: StoreEffect<R>[] = [];
 
@@ -373,6 +375,7 @@ export class StoreCore<R> {
     }
     if (peers.length === 0 && batch.isEmpty()) return undefined;
     this.roundInFlight = true;
+    this.creating = created.map((c) => c.region);
     return { batch, sync, peers, destroyed, created };
   }
 
@@ -430,6 +433,7 @@ export class StoreCore<R> {
     assert(this.roundInFlight, `store ${this.storeId}: no round in flight`);
     this.roundInFlight = false;
     this.transitioning.clear();
+    this.creating = [];
     for (const [peer, pr] of round.peers) {
       peer.finishRound(pr);
       if (this.peers.get(peer.regionId) !== peer) continue;
@@ -595,15 +599,34 @@ export class StoreCore<R> {
     this.peers.get(regionId)?.reportUnreachable(toPeerId);
   }
 
-  /** Regions right of `regionId` here, contiguous, newer than `version`: the ones split off it since (copies). */
+  /**
+   * Regions right of `regionId` here, contiguous, newer than `version`: the
+   * ones split off it since (copies), including those the round in flight
+   * creates (the parent already shows that split; its answer must not lose
+   * them).
+   */
   private siblings(regionId: number, version: number): Region[] {
     const out: Region[] = [];
-    for (const id of this.meta.rightNeighbours(regionId, MAX_SIBLINGS)) {
-      const region = this.peers.get(id)?.region;
-      if (region === undefined || (region.regionEpoch?.version ?? 0) <= version) break;
-      out.push(cloneRegion(region));
+    let end = this.peers.get(regionId)?.region.endKey;
+    while (end !== undefined && end.length > 0 && out.length < MAX_SIBLINGS) {
+      const next = this.regionStartingAt(end);
+      if (next === undefined || (next.regionEpoch?.version ?? 0) <= version) break;
+      out.push(cloneRegion(next));
+      end = next.endKey;
     }
     return out;
+  }
+
+  /** The region here (or being created by the round in flight) whose range starts at `key`. */
+  private regionStartingAt(key: Uint8Array): Region | undefined {
+    const creating = this.creating.find((r) => Buffer.compare(r.startKey, key) === 0);
+    if (creating !== undefined) {
+      mark('raftstore: EpochNotMatch carries a region the round in flight creates');
+      return creating;
+    }
+    const id = this.meta.regionIdOfKey(key);
+    const region = id === undefined ? undefined : this.peers.get(id)?.region;
+    return region !== undefined && Buffer.compare(region.startKey, key) === 0 ? region : undefined;
   }
 
   private peerDeps(peerId: number): PeerDeps {

@@ -81,24 +81,6 @@ export class StoreMeta {
     return undefined;
   }
 
-  /**
-   * The regions right of `regionId` whose ranges follow it without a gap,
-   * nearest first, at most `limit` (a split's new regions sit there).
-   */
-  rightNeighbours(regionId: number, limit: number): number[] {
-    const i = this.ranges.findIndex((r) => r.regionId === regionId);
-    const out: number[] = [];
-    if (i < 0) return out;
-    let end = (this.ranges[i] as RangeEntry).endKey;
-    for (let j = i + 1; j < this.ranges.length && out.length < limit && end.length > 0; j++) {
-      const r = this.ranges[j] as RangeEntry;
-      if (compareBytes(r.startKey, end) !== 0) break;
-      out.push(r.regionId);
-      end = r.endKey;
-    }
-    return out;
-  }
-
   /** Ranges in key order (region invariant checks read them). */
   allRanges(): readonly (KeyRange & { readonly regionId: number })[] {
     return this.ranges;

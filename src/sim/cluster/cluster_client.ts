@@ -81,7 +81,7 @@ interface InFlight {
   readonly startMs: number;
   readonly onDone: (outcome: RequestOutcome) => void;
   attempts: number;
-  /** Error answers in a row (the backoff's exponent). */
+  /** Error answers in a row that taught nothing new (the backoff's exponent). */
   errors: number;
   target: Peer | undefined;
   /** The region the current attempt went to, as the client knew it. */
@@ -219,6 +219,7 @@ export class ClusterClient {
       const hint = err.notLeader.leader;
       this.cache.setLeader(sent.id, memberOf(hint, sent));
       if (hint !== undefined && hint.id !== 0) {
+        op.errors = 0;
         op.target = hint;
         return this.attempt(op);
       }
@@ -229,6 +230,7 @@ export class ClusterClient {
       // chased one round trip behind, not one pause behind). A store behind us, or a route by
       // id (whose region comes from the scheduler, maybe still the old one): pause.
       if (this.onEpochNotMatch(sent, err.epochNotMatch.currentRegions) && 'key' in op.route) {
+        op.errors = 0;
         op.target = undefined;
         return this.attempt(op);
       }
