@@ -31,6 +31,9 @@ import type { Peer, Region } from '../pb/metapb.js';
 import type { RaftCmdRequest, RaftCmdResponse } from '../pb/raft_cmdpb.js';
 import type { RaftMessage } from '../pb/raft_serverpb.js';
 import { StoreIdent } from '../pb/raft_serverpb.js';
+import type {
+  AskSplitRequest, AskSplitResponse, RegionHeartbeatRequest, RegionHeartbeatResponse, StoreHeartbeatRequest, StoreStats,
+} from '../pb/schedulerpb.js';
 import { MessageType } from '../raft/types.js';
 import type { Message } from '../raft/types.js';
 import { DEFAULT_RAFTSTORE_CONFIG } from '../raftstore/config.js';
@@ -65,6 +68,32 @@ export interface Transport {
   send(message: RaftMessage, report?: (delivered: boolean) => void): void;
 }
 
+/**
+ * What a store asks the scheduler (TinyKV's `SchedulerClient` as the
+ * raftstore uses it). The gRPC scheduler client implements it; tests pass
+ * doubles. Calls may fail (the scheduler is down or restarting): the store
+ * logs and carries on, because every caller retries on its own schedule
+ * (heartbeats repeat, the split checker and the stale check run again).
+ */
+export interface SchedulerLink {
+  /**
+   * A leader's region heartbeat. Operators come back asynchronously through
+   * {@link StoreNode.onHeartbeatResponse} (PD's heartbeat stream). Never throws.
+   */
+  regionHeartbeat(request: RegionHeartbeatRequest): void;
+  storeHeartbeat(request: StoreHeartbeatRequest): Promise<void>;
+  askSplit(request: AskSplitRequest): Promise<AskSplitResponse>;
+  /** The scheduler's view of a region, undefined when it knows none. */
+  regionById(regionId: number): Promise<Region | undefined>;
+}
+
+/** What the shell measures about its disk for store heartbeats (bytes). */
+export interface DiskStats {
+  readonly capacity: number;
+  readonly available: number;
+  readonly usedSize: number;
+}
+
 /** The answer to a command. */
 export interface CommandResult {
   readonly response: RaftCmdResponse;
@@ -93,6 +122,20 @@ export interface StoreNodeOptions {
   readonly logger?: Logger;
   /** Called once when the store fails. @default log at fatal and crash the process */
   readonly onFatal?: (err: unknown) => void;
+  /**
+   * The scheduler. Without it the store never splits, is never told it was
+   * removed, and reports nothing (a fixed set of stores, as in tests and
+   * `tinykv server --raft`). @default none
+   */
+  readonly scheduler?: SchedulerLink;
+  /** Leaders report their regions this often (TinyKV `SchedulerHeartbeatTickInterval`). @default 10_000 */
+  readonly regionHeartbeatMs?: number;
+  /** The store reports its statistics this often (TinyKV `SchedulerStoreHeartbeatTickInterval`). @default 10_000 */
+  readonly storeHeartbeatMs?: number;
+  /** Disk figures for store heartbeats. @default zeros */
+  readonly diskStats?: () => DiskStats;
+  /** Snapshot streams in flight, for store heartbeats. @default zeros */
+  readonly snapshotStreams?: () => { readonly sending: number; readonly receiving: number };
 }
 
 /** Counters for benches and tests. */
@@ -106,6 +149,8 @@ export interface StoreNodeStats {
   readonly snapshotsSent: number;
   /** Incoming raft messages dropped as malformed or not meant for this store. */
   readonly messagesDropped: number;
+  /** Scheduler calls that failed (each is retried on its own schedule). */
+  readonly schedulerErrors: number;
 }
 
 export const STORE_NODE_ERROR_CODES = {
@@ -148,6 +193,10 @@ export class StoreNode {
   private readonly logger: Logger;
   private readonly onFatal: (err: unknown) => void;
   private readonly ticker: ReturnType<typeof setInterval>;
+  private readonly scheduler: SchedulerLink | undefined;
+  private readonly schedulerTimers: ReturnType<typeof setInterval>[] = [];
+  private readonly startedAtSec = Math.floor(Date.now() / 1000);
+  private readonly options: StoreNodeOptions;
   private state: State = 'running';
   /** Commands not yet answered. */
   private readonly pending = new Set<ReplySlot>();
@@ -156,9 +205,10 @@ export class StoreNode {
   private pumpLoop: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private failure: { readonly err: unknown } | undefined;
-  private readonly counters = { writes: 0, syncedWrites: 0, messagesSent: 0, snapshotsSent: 0, messagesDropped: 0 };
+  private readonly counters = { writes: 0, syncedWrites: 0, messagesSent: 0, snapshotsSent: 0, messagesDropped: 0, schedulerErrors: 0 };
 
   private constructor(options: StoreNodeOptions, core: StoreCore<ReplySlot>) {
+    this.options = options;
     this.storeId = options.storeId;
     this.core = core;
     this.engine = options.engine;
@@ -168,6 +218,14 @@ export class StoreNode {
     const tickMs = options.baseTickMs ?? 100;
     assert(Number.isSafeInteger(tickMs) && tickMs >= 1, `base tick must be a positive number of ms, got ${tickMs}`);
     this.ticker = setInterval(() => this.onTick(), tickMs);
+    this.scheduler = options.scheduler;
+    if (this.scheduler !== undefined) {
+      const regionMs = options.regionHeartbeatMs ?? 10_000;
+      const storeMs = options.storeHeartbeatMs ?? 10_000;
+      assert(Number.isSafeInteger(regionMs) && regionMs >= 1 && Number.isSafeInteger(storeMs) && storeMs >= 1, 'heartbeat intervals must be positive ms');
+      this.schedulerTimers.push(setInterval(() => this.onRegionHeartbeatTick(), regionMs));
+      this.schedulerTimers.push(setInterval(() => this.onStoreHeartbeatTick(), storeMs));
+    }
   }
 
   /**
@@ -188,6 +246,9 @@ export class StoreNode {
       const node = new StoreNode(options, core);
       node.logger.info({ regions: core.regionIds() }, 'store started');
       node.schedulePump();
+      // The scheduler learns the store's state at once rather than a heartbeat interval later.
+      node.onStoreHeartbeatTick();
+      node.onRegionHeartbeatTick();
       return node;
     } catch (err: unknown) {
       await engine.close();
@@ -278,6 +339,18 @@ export class StoreNode {
   }
 
   /**
+   * An answer on the scheduler's heartbeat stream: an operator for a region
+   * led here becomes an admin command (stamped with the epoch the scheduler
+   * decided on, so a stale operator fails the epoch check).
+   */
+  onHeartbeatResponse(resp: RegionHeartbeatResponse): void {
+    if (!this.isRunning) return;
+    if (!isId(resp.regionId)) return;
+    this.guard(() => this.core.onHeartbeatResponse(resp));
+    this.schedulePump();
+  }
+
+  /**
    * Stops the store: no more ticks or inputs; waits for the round in flight
    * (its answers are sent), answers every pending command with
    * OutcomeUnknown, then closes the engine. Idempotent.
@@ -293,6 +366,46 @@ export class StoreNode {
     if (!this.isRunning) return;
     this.guard(() => this.core.tick());
     this.schedulePump();
+  }
+
+  private onRegionHeartbeatTick(): void {
+    const scheduler = this.scheduler;
+    if (scheduler === undefined || !this.isRunning) return;
+    let beats: { readonly request: RegionHeartbeatRequest }[] = [];
+    this.guard(() => {
+      beats = this.core.heartbeats();
+    });
+    for (const { request } of beats) scheduler.regionHeartbeat(request);
+  }
+
+  private onStoreHeartbeatTick(): void {
+    const scheduler = this.scheduler;
+    if (scheduler === undefined || !this.isRunning) return;
+    const disk = this.options.diskStats?.() ?? { capacity: 0, available: 0, usedSize: 0 };
+    const snaps = this.options.snapshotStreams?.() ?? { sending: 0, receiving: 0 };
+    const stats: StoreStats = {
+      ...this.core.storeStats(),
+      capacity: disk.capacity, available: disk.available, usedSize: disk.usedSize,
+      sendingSnapCount: snaps.sending, receivingSnapCount: snaps.receiving, startTime: this.startedAtSec,
+    };
+    scheduler.storeHeartbeat({ header: undefined, stats }).catch((err: unknown) => this.schedulerFailed('store heartbeat', err));
+  }
+
+  private schedulerFailed(what: string, err: unknown): void {
+    this.counters.schedulerErrors++;
+    this.logger.warn({ err: err instanceof Error ? err.message : String(err) }, `scheduler call failed: ${what}`);
+  }
+
+  /** Runs `work` on the core once `answer` settles (a scheduler answer), then pumps; failures are logged. */
+  private onSchedulerAnswer<T>(what: string, answer: Promise<T>, work: (value: T) => void): void {
+    answer.then(
+      (value) => {
+        if (!this.isRunning) return;
+        this.guard(() => work(value));
+        this.schedulePump();
+      },
+      (err: unknown) => this.schedulerFailed(what, err),
+    );
   }
 
   /** Runs the pump soon, after the inputs of this event-loop turn (they share its first round). */
@@ -362,10 +475,23 @@ export class StoreNode {
           this.offTurn(() => this.core.checkSplit(regionId));
           break;
         }
-        case 'askSplit':
-        case 'staleCheck':
+        case 'askSplit': {
+          // Without a scheduler the region never splits (no ids to give the new region).
+          if (this.scheduler === undefined) break;
+          const { regionId, region, splitKey } = e;
+          this.onSchedulerAnswer(`ask split of region ${regionId}`, this.scheduler.askSplit({ header: undefined, region }),
+            (resp) => this.core.onAskSplit(regionId, region, splitKey, resp));
+          break;
+        }
+        case 'staleCheck': {
+          if (this.scheduler === undefined) break;
+          const regionId = e.regionId;
+          this.onSchedulerAnswer(`stale check of region ${regionId}`, this.scheduler.regionById(regionId),
+            (region) => this.core.onStaleCheck(regionId, region));
+          break;
+        }
         case 'heartbeat':
-          // No scheduler yet (issue 7): one region, never split or removed.
+          this.scheduler?.regionHeartbeat(e.request);
           break;
         default:
           assertNever(e);
@@ -423,6 +549,7 @@ export class StoreNode {
     const wasRunning = this.isRunning;
     if (this.state === 'running') this.state = 'stopping';
     clearInterval(this.ticker);
+    for (const t of this.schedulerTimers) clearInterval(t);
     // The round in flight completes: its answers are durable results.
     await this.pumpLoop;
     if (wasRunning) {
@@ -445,6 +572,7 @@ export class StoreNode {
     if (this.failure !== undefined) return;
     this.failure = { err };
     clearInterval(this.ticker);
+    for (const t of this.schedulerTimers) clearInterval(t);
     this.logger.fatal({ err }, 'store failed');
     this.answerAllPending(`store ${this.storeId} failed`);
     this.onFatal(err);
