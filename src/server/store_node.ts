@@ -27,7 +27,9 @@
  * process, as the gRPC edge does for assertion failures).
  */
 import { randomInt } from 'node:crypto';
-import type { Peer, Region } from '../pb/metapb.js';
+import type { Error as RegionError } from '../pb/errorpb.js';
+import type { Peer, Region, RegionEpoch } from '../pb/metapb.js';
+import { AdminCmdType } from '../pb/raft_cmdpb.js';
 import type { RaftCmdRequest, RaftCmdResponse } from '../pb/raft_cmdpb.js';
 import type { RaftMessage } from '../pb/raft_serverpb.js';
 import { StoreIdent } from '../pb/raft_serverpb.js';
@@ -40,7 +42,9 @@ import { DEFAULT_RAFTSTORE_CONFIG } from '../raftstore/config.js';
 import type { RaftstoreConfig } from '../raftstore/config.js';
 import { STORE_IDENT_KEY } from '../raftstore/meta/keys.js';
 import type { RegionView } from '../raftstore/peer.js';
-import { errorResponse, notLeader, outcomeUnknown } from '../raftstore/region_errors.js';
+import { errorResponse, notLeader, outcomeUnknown, regionNotFound } from '../raftstore/region_errors.js';
+import { cloneRegion } from '../raftstore/responses.js';
+import { checkSplit } from '../raftstore/split.js';
 import { StoreCore } from '../raftstore/store.js';
 import type { StoreEffect, StoreRound } from '../raftstore/store.js';
 import { CF_META } from '../storage/engine.js';
@@ -93,6 +97,12 @@ export interface DiskStats {
   readonly available: number;
   readonly usedSize: number;
 }
+
+/** How an admin split ended. */
+export type SplitOutcome =
+  | { readonly regions: readonly Region[]; readonly regionError?: undefined; readonly error?: undefined }
+  | { readonly regionError: RegionError; readonly regions?: undefined; readonly error?: undefined }
+  | { readonly error: string; readonly regions?: undefined; readonly regionError?: undefined };
 
 /** The answer to a command. */
 export interface CommandResult {
@@ -336,6 +346,51 @@ export class StoreNode {
     this.guard(() => this.core.onRaftMessage(message));
     this.schedulePump();
     return true;
+  }
+
+  /**
+   * Splits a region this store leads (`tinykv ctl split`): at `splitKey`, or
+   * where the split checker would put it for half the region's size when
+   * `splitKey` is empty. Ids come from the scheduler; the Split admin command
+   * goes through raft and is validated at apply like any split (P4, P5).
+   * Resolves once the split is applied here, with the two regions, or with
+   * the refusal (a region error, or a message for anything else).
+   */
+  async splitRegion(regionId: number, epoch: RegionEpoch | undefined, splitKey: Buffer): Promise<SplitOutcome> {
+    const peer = this.core.peer(regionId);
+    if (!this.isRunning || peer === undefined) return { regionError: regionNotFound(regionId) };
+    if (!peer.isLeader) return { regionError: notLeader(regionId, peer.leader) };
+    const scheduler = this.scheduler;
+    if (scheduler === undefined) return { error: `store ${this.storeId} has no scheduler to allocate the new region's ids` };
+    const region = cloneRegion(peer.region);
+    let key = splitKey;
+    if (key.length === 0) {
+      const view = this.engine.readView();
+      try {
+        const size = checkSplit(view, region, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER).sizeBytes;
+        key = checkSplit(view, region, 0, Math.floor(size / 2)).splitKey ?? Buffer.alloc(0);
+      } finally {
+        view.close();
+      }
+      if (key.length === 0) return { error: `region ${regionId} has too little data to find a split key` };
+    }
+    let ids;
+    try {
+      ids = await scheduler.askSplit({ header: undefined, region });
+    } catch (err: unknown) {
+      return { error: `the scheduler could not be asked for ids: ${err instanceof Error ? err.message : String(err)}` };
+    }
+    if (ids.header?.error !== undefined) return { error: `the scheduler refused the split: ${ids.header.error.message}` };
+    const { response } = await this.command({
+      header: { regionId, peer: this.localPeer(regionId), regionEpoch: epoch ?? region.regionEpoch, term: 0 },
+      requests: [],
+      adminRequest: {
+        cmdType: AdminCmdType.Split, split: { splitKey: key, newRegionId: ids.newRegionId, newPeerIds: ids.newPeerIds },
+        changePeer: undefined, compactLog: undefined, transferLeader: undefined,
+      },
+    });
+    if (response.header?.error !== undefined) return { regionError: response.header.error };
+    return { regions: response.adminResponse?.split?.regions ?? [] };
   }
 
   /**

@@ -72,12 +72,12 @@ describe('StoreNode with a scheduler', () => {
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  async function open(scheduler: FakeScheduler): Promise<StoreNode> {
+  async function open(scheduler: FakeScheduler, regionMaxSizeBytes = 4096): Promise<StoreNode> {
     const engine = new LmdbEngine({ dataDir });
     node = await StoreNode.open({
       storeId: 1, engine, transport: new LocalTransport(), baseTickMs: 10,
       bootstrap: { clusterId: 1, region: bootstrapRegion([1]) },
-      config: { ...DEFAULT_RAFTSTORE_CONFIG, regionMaxSizeBytes: 4096, regionSplitSizeBytes: 2048, splitCheckTickTicks: 2 },
+      config: { ...DEFAULT_RAFTSTORE_CONFIG, regionMaxSizeBytes, regionSplitSizeBytes: Math.floor(regionMaxSizeBytes / 2), splitCheckTickTicks: 2 },
       scheduler, regionHeartbeatMs: 30, storeHeartbeatMs: 30,
       diskStats: () => ({ capacity: 100, available: 60, usedSize: 40 }),
     });
@@ -141,6 +141,30 @@ describe('StoreNode with a scheduler', () => {
     assert.equal(n.region(1)?.peers.some((p) => p.id === 78), false);
     // Malformed answers are ignored.
     n.onHeartbeatResponse({ header: undefined, regionId: 0, regionEpoch: undefined, targetPeer: undefined, changePeer: undefined, transferLeader: undefined });
+  });
+
+  test('an admin split splits at the given key, or in the middle of the data', async () => {
+    const scheduler = new FakeScheduler();
+    const n = await open(scheduler, 1 << 30);
+    const storage = new RaftStorage(n);
+    const ctx = { regionId: 1, term: 0, regionEpoch: n.region(1)?.regionEpoch, peer: n.localPeer(1) };
+    const value = Buffer.alloc(50, 1);
+    await storage.write(ctx, Array.from({ length: 20 }, (_, i) => ({ type: 'put' as const, cf: CF_DEFAULT, key: Buffer.from(`k${String(i).padStart(2, '0')}`), value })));
+    const first = await n.splitRegion(1, n.region(1)?.regionEpoch, Buffer.from('k05'));
+    assert.equal(first.regions?.length, 2, JSON.stringify(first));
+    assert.equal(Buffer.from(first.regions?.[0]?.endKey ?? []).toString(), 'k05');
+    // A stale epoch is refused with EpochNotMatch.
+    const stale = await n.splitRegion(1, ctx.regionEpoch, Buffer.from('k02'));
+    assert.ok(stale.regionError?.epochNotMatch !== undefined, JSON.stringify(stale));
+    // No key: the middle of the left region's data (k00..k04).
+    const left = first.regions?.find((r) => r.startKey.length === 0);
+    assert.ok(left !== undefined);
+    const middle = await n.splitRegion(left.id, left.regionEpoch, Buffer.alloc(0));
+    assert.equal(middle.regions?.length, 2, JSON.stringify(middle));
+    const at = Buffer.from(middle.regions?.[0]?.endKey ?? []).toString();
+    assert.ok(at > 'k00' && at < 'k05', at);
+    // Unknown region.
+    assert.ok((await n.splitRegion(999, undefined, Buffer.from('x'))).regionError?.regionNotFound !== undefined);
   });
 
   test('a failing scheduler is counted, not fatal; nothing is sent after stop', async () => {
