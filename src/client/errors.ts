@@ -1,7 +1,14 @@
 /**
  * Typed errors of the client library. `code` says what happened and whether
  * a retry can help; `cause` keeps the underlying gRPC error.
+ *
+ * Two classes: {@link ClientError} for everything about the call itself
+ * (bad input, transport, deadlines, region errors, unknown outcomes) and
+ * {@link SchedulerError} for a refusal the scheduler wrote into its
+ * response header (`ResponseHeader.error`, schedulerpb `ErrorType`).
  */
+import * as grpc from '@grpc/grpc-js';
+import { ErrorType } from '../pb/schedulerpb.js';
 import { CodedError } from '../util/errors.js';
 
 export const CLIENT_ERROR_CODES = {
@@ -21,9 +28,79 @@ export const CLIENT_ERROR_CODES = {
   Rpc: 'RPC_ERROR',
   /** The client was closed. */
   Closed: 'CLIENT_CLOSED',
+  /**
+   * A write may or may not have taken effect: an attempt was sent and its
+   * answer was lost (transport failure, attempt timeout, or the store's
+   * `OutcomeUnknown` region error), and no later attempt settled it before
+   * the operation ended. Reading the key tells which.
+   */
+  OutcomeUnknown: 'OUTCOME_UNKNOWN',
 } as const;
 export type ClientErrorCode = (typeof CLIENT_ERROR_CODES)[keyof typeof CLIENT_ERROR_CODES];
 
 export class ClientError extends CodedError<ClientErrorCode> {
   override readonly name = 'ClientError';
+}
+
+/** Codes of {@link SchedulerError}: schedulerpb `ErrorType`, plus a mismatched cluster. */
+export const SCHEDULER_ERROR_CODES = {
+  Unknown: 'SCHEDULER_UNKNOWN',
+  NotBootstrapped: 'NOT_BOOTSTRAPPED',
+  StoreTombstone: 'STORE_TOMBSTONE',
+  AlreadyBootstrapped: 'ALREADY_BOOTSTRAPPED',
+  IncompatibleVersion: 'INCOMPATIBLE_VERSION',
+  RegionNotFound: 'REGION_NOT_FOUND',
+  /** The scheduler answered for another cluster than the one this client joined. Not retryable. */
+  ClusterMismatch: 'CLUSTER_MISMATCH',
+} as const;
+export type SchedulerErrorCode = (typeof SCHEDULER_ERROR_CODES)[keyof typeof SCHEDULER_ERROR_CODES];
+
+/** The scheduler refused a request in its response header. Not retried by the client. */
+export class SchedulerError extends CodedError<SchedulerErrorCode> {
+  override readonly name = 'SchedulerError';
+  /** The header's `ErrorType` (UNKNOWN for a cluster mismatch). */
+  readonly errorType: ErrorType;
+  constructor(errorType: ErrorType, code: SchedulerErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.errorType = errorType;
+  }
+}
+
+/** The {@link SchedulerErrorCode} of a header's `ErrorType`; `OK` is not an error. */
+export function schedulerErrorCode(type: Exclude<ErrorType, ErrorType.OK>): SchedulerErrorCode {
+  switch (type) {
+    case ErrorType.NOT_BOOTSTRAPPED:
+      return SCHEDULER_ERROR_CODES.NotBootstrapped;
+    case ErrorType.STORE_TOMBSTONE:
+      return SCHEDULER_ERROR_CODES.StoreTombstone;
+    case ErrorType.ALREADY_BOOTSTRAPPED:
+      return SCHEDULER_ERROR_CODES.AlreadyBootstrapped;
+    case ErrorType.INCOMPATIBLE_VERSION:
+      return SCHEDULER_ERROR_CODES.IncompatibleVersion;
+    case ErrorType.REGION_NOT_FOUND:
+      return SCHEDULER_ERROR_CODES.RegionNotFound;
+    case ErrorType.UNKNOWN:
+    case ErrorType.UNRECOGNIZED:
+      return SCHEDULER_ERROR_CODES.Unknown;
+    default:
+      // A value newer than this build's enum: still an error, of unknown kind.
+      return SCHEDULER_ERROR_CODES.Unknown;
+  }
+}
+
+/** The one mapping of a gRPC status to a {@link ClientError} (STYLE 19: translate at the edge). */
+export function fromServiceError(method: string, err: grpc.ServiceError): ClientError {
+  const message = `${method} failed: ${err.details || err.message}`;
+  switch (err.code) {
+    case grpc.status.DEADLINE_EXCEEDED:
+      return new ClientError(CLIENT_ERROR_CODES.DeadlineExceeded, message, { cause: err });
+    case grpc.status.UNAVAILABLE:
+      return new ClientError(CLIENT_ERROR_CODES.Unavailable, message, { cause: err });
+    case grpc.status.INVALID_ARGUMENT:
+      return new ClientError(CLIENT_ERROR_CODES.InvalidArgument, message, { cause: err });
+    case grpc.status.UNIMPLEMENTED:
+      return new ClientError(CLIENT_ERROR_CODES.Unimplemented, message, { cause: err });
+    default:
+      return new ClientError(CLIENT_ERROR_CODES.Rpc, message, { cause: err });
+  }
 }

@@ -1,11 +1,22 @@
 /**
- * `RawClient`: the raw key-value API of a TinyKV.ts server over gRPC.
+ * `RawClient`: the raw key-value API of TinyKV.ts over gRPC, in two modes.
  *
- * Every call carries a deadline. Input is checked against the documented
- * limits before it is sent, so an oversized key fails fast with the same
- * error the server would give. Server answers are mapped to
- * {@link ClientError}s; nothing is retried here, because a retry of a write
- * whose outcome is unknown is the caller's decision.
+ * - `addr`: every call goes to one server (standalone, or a one-region
+ *   raft server) without a region context. Server answers are mapped to
+ *   {@link ClientError}s and nothing is retried, because a retry of a write
+ *   whose outcome is unknown is the caller's decision.
+ * - `pd`: calls are routed by region (`region_router.ts`): the key's region
+ *   and leader come from a region cache fed by the scheduler and by the
+ *   stores' region errors, the command carries a Context {regionId,
+ *   regionEpoch, peer}, and region errors, unreachable stores and lost
+ *   answers are retried within the deadline. Raw put and delete are retried
+ *   after a lost answer (re-applying the same put or delete leaves the same
+ *   value); a write still unsettled at the deadline fails OUTCOME_UNKNOWN.
+ *   `scan` continues region by region.
+ *
+ * Every operation is bounded by `deadlineMs`. Input is checked against the
+ * documented limits before it is sent, so an oversized key fails fast with
+ * the same error the server would give.
  */
 import * as grpc from '@grpc/grpc-js';
 import { clientDeadlineMsDefault, grpcMessageBytesMax, scanLimitMax, scanResponseMayBeTruncated } from '../config/limits.js';
@@ -20,15 +31,47 @@ import type {
 import { TinyKvClient } from '../pb/tinykvpb.js';
 import { checkCf, checkKey, checkScanLimit, checkStartKey, checkValue, INVALID_ARGUMENT } from '../server/validate.js';
 import { toBuffer } from '../server/buffers.js';
+import { keyInRegion } from '../raftstore/cmd_check.js';
+import { assert } from '../util/assert.js';
 import type { KvEntry } from '../storage/engine.js';
-import { ClientError, CLIENT_ERROR_CODES } from './errors.js';
+import { ClientError, CLIENT_ERROR_CODES, fromServiceError } from './errors.js';
+import { callStore, RegionRouter } from './region_router.js';
+import type { Routed, RoutedCommand, StoreCall } from './region_router.js';
+import { PdClient } from './scheduler_client.js';
+import { attemptTimeoutMsDefault, retryPauseMsDefault, retryPauseMsMaxDefault, scanRegionVisitsMax } from './_limits.js';
 
-export interface RawClientOptions {
-  /** Server address, `host:port`. */
-  readonly addr: string;
-  /** Deadline of each call in milliseconds. @default clientDeadlineMsDefault (10 s) */
+interface CommonOptions {
+  /** Deadline of each operation in milliseconds, retries included. @default clientDeadlineMsDefault (10 s) */
   readonly deadlineMs?: number;
 }
+
+/** One server, no routing: the single-server modes. */
+export interface DirectOptions extends CommonOptions {
+  /** Server address, `host:port`. */
+  readonly addr: string;
+  readonly pd?: undefined;
+}
+
+/** Routed by region through the scheduler. */
+export interface RoutedOptions extends CommonOptions {
+  /** Scheduler address(es), `host:port`. */
+  readonly pd: string | readonly string[];
+  readonly addr?: undefined;
+  /** Longest wait for one store's answer before trying another peer, ms. @default 2000 */
+  readonly attemptTimeoutMs?: number;
+  /** First pause after an error answer that taught nothing, ms. @default 100 */
+  readonly retryPauseMs?: number;
+  /** Longest such pause, ms. @default 400 */
+  readonly retryPauseMsMax?: number;
+  /**
+   * Whether a put or delete whose answer was lost is retried (idempotent in
+   * value: see `region_router.ts`). When false it fails OUTCOME_UNKNOWN at
+   * once. @default true
+   */
+  readonly retryAmbiguousWrites?: boolean;
+}
+
+export type RawClientOptions = DirectOptions | RoutedOptions;
 
 export interface CfOption {
   /** Column family: `default`, `lock` or `write`. @default "default" */
@@ -39,48 +82,90 @@ export interface CfOption {
 const BATCH_CONCURRENCY = 32;
 
 export class RawClient {
-  private readonly client: TinyKvClient;
+  /** The one server of the `addr` mode. */
+  private readonly client: TinyKvClient | undefined;
+  /** The scheduler and region routing of the `pd` mode. */
+  private readonly routing: { readonly pd: PdClient; readonly router: RegionRouter } | undefined;
   private readonly deadlineMs: number;
   private closed = false;
 
+  /** @throws {RangeError} on bad options; {TypeError} unless exactly one of `addr` and `pd` is given */
   constructor(options: RawClientOptions) {
     this.deadlineMs = options.deadlineMs ?? clientDeadlineMsDefault;
     if (!Number.isFinite(this.deadlineMs) || this.deadlineMs <= 0) {
       throw new RangeError(`Cannot create RawClient: deadlineMs must be positive, got ${this.deadlineMs}`);
     }
+    if ((options.addr === undefined) === (options.pd === undefined)) {
+      throw new TypeError('Cannot create RawClient: give exactly one of addr (one server) and pd (routed by region)');
+    }
+    if (options.pd !== undefined) {
+      this.client = undefined;
+      this.routing = routingOf(options, this.deadlineMs);
+      return;
+    }
+    this.routing = undefined;
     this.client = new TinyKvClient(options.addr, grpc.credentials.createInsecure(), {
       'grpc.max_receive_message_length': grpcMessageBytesMax,
       'grpc.max_send_message_length': grpcMessageBytesMax,
     });
   }
 
-  /** The value of `key`, or `undefined` when absent. @throws {ClientError} */
+  /** The scheduler client of the `pd` mode (shared: closing the RawClient closes it). */
+  get pd(): PdClient | undefined {
+    return this.routing?.pd;
+  }
+
+  /** The value of `key`, or `undefined` when absent. @throws {ClientError | SchedulerError} */
   async get(key: Uint8Array, options: CfOption = {}): Promise<Uint8Array | undefined> {
     const cf = validCf(options.cf);
     validate(checkKey(key));
-    const res = await this.unary<RawGetResponse>('RawGet', (md, opts, cb) =>
-      this.client.rawGet({ context: undefined, key: toBuffer(key), cf }, md, opts, cb),
+    if (this.routing !== undefined) {
+      const routed = await this.routed(this.routing.router, { method: 'RawGet', key, write: false }, (c, context, deadline) =>
+        callStore<RawGetResponse>('RawGet', (md, o, cb) => c.rawGet({ context, key: toBuffer(key), cf }, md, o, cb), deadline)
+          .then((res) => ({ regionError: res.regionError, error: res.error, value: res.notFound ? undefined : new Uint8Array(res.value) })),
+      );
+      return routed.value;
+    }
+    const res = await this.unary<RawGetResponse>('RawGet', (client, md, opts, cb) =>
+      client.rawGet({ context: undefined, key: toBuffer(key), cf }, md, opts, cb),
     );
     checkResponse('RawGet', res.regionError, res.error);
     return res.notFound ? undefined : new Uint8Array(res.value);
   }
 
-  /** Durably stores `value` at `key`. @throws {ClientError} */
+  /**
+   * Durably stores `value` at `key`. Routed: retried after a lost answer
+   * (see the file comment). @throws {ClientError | SchedulerError}
+   */
   async put(key: Uint8Array, value: Uint8Array, options: CfOption = {}): Promise<void> {
     const cf = validCf(options.cf);
     validate(checkKey(key) ?? checkValue(value));
-    const res = await this.unary<RawPutResponse>('RawPut', (md, opts, cb) =>
-      this.client.rawPut({ context: undefined, key: toBuffer(key), value: toBuffer(value), cf }, md, opts, cb),
+    if (this.routing !== undefined) {
+      await this.routed(this.routing.router, { method: 'RawPut', key, write: true }, (c, context, deadline) =>
+        callStore<RawPutResponse>('RawPut', (md, o, cb) => c.rawPut({ context, key: toBuffer(key), value: toBuffer(value), cf }, md, o, cb), deadline)
+          .then((res) => ({ regionError: res.regionError, error: res.error, value: undefined })),
+      );
+      return;
+    }
+    const res = await this.unary<RawPutResponse>('RawPut', (client, md, opts, cb) =>
+      client.rawPut({ context: undefined, key: toBuffer(key), value: toBuffer(value), cf }, md, opts, cb),
     );
     checkResponse('RawPut', res.regionError, res.error);
   }
 
-  /** Deletes `key`; deleting an absent key succeeds. @throws {ClientError} */
+  /** Deletes `key`; deleting an absent key succeeds. @throws {ClientError | SchedulerError} */
   async delete(key: Uint8Array, options: CfOption = {}): Promise<void> {
     const cf = validCf(options.cf);
     validate(checkKey(key));
-    const res = await this.unary<RawDeleteResponse>('RawDelete', (md, opts, cb) =>
-      this.client.rawDelete({ context: undefined, key: toBuffer(key), cf }, md, opts, cb),
+    if (this.routing !== undefined) {
+      await this.routed(this.routing.router, { method: 'RawDelete', key, write: true }, (c, context, deadline) =>
+        callStore<RawDeleteResponse>('RawDelete', (md, o, cb) => c.rawDelete({ context, key: toBuffer(key), cf }, md, o, cb), deadline)
+          .then((res) => ({ regionError: res.regionError, error: res.error, value: undefined })),
+      );
+      return;
+    }
+    const res = await this.unary<RawDeleteResponse>('RawDelete', (client, md, opts, cb) =>
+      client.rawDelete({ context: undefined, key: toBuffer(key), cf }, md, opts, cb),
     );
     checkResponse('RawDelete', res.regionError, res.error);
   }
@@ -88,12 +173,15 @@ export class RawClient {
   /**
    * Up to `limit` entries from `startKey` (inclusive) in key order. When the
    * server cut a response short for its byte budget, this continues from the
-   * last key, so the result is complete up to `limit`.
-   * @throws {ClientError}
+   * last key, so the result is complete up to `limit`. Routed, it continues
+   * region by region (from each region's end key) until `limit` entries or
+   * the end of the key space; it is not a snapshot across regions.
+   * @throws {ClientError | SchedulerError}
    */
   async scan(startKey: Uint8Array, limit: number, options: CfOption = {}): Promise<KvEntry[]> {
     const cf = validCf(options.cf);
     validate(checkStartKey(startKey) ?? checkScanLimit(limit));
+    if (this.routing !== undefined) return this.routedScan(this.routing.router, startKey, limit, cf);
     const out: KvEntry[] = [];
     let from = startKey;
     // Each round returns at least one pair or ends the scan, and the number
@@ -130,29 +218,90 @@ export class RawClient {
 
   close(): void {
     this.closed = true;
-    this.client.close();
+    this.client?.close();
+    this.routing?.router.close();
+    this.routing?.pd.close();
   }
 
   private async scanOnce(from: Uint8Array, limit: number, cf: string): Promise<KvPair[]> {
-    const res = await this.unary<RawScanResponse>('RawScan', (md, opts, cb) =>
-      this.client.rawScan({ context: undefined, startKey: toBuffer(from), limit, cf }, md, opts, cb),
+    const res = await this.unary<RawScanResponse>('RawScan', (client, md, opts, cb) =>
+      client.rawScan({ context: undefined, startKey: toBuffer(from), limit, cf }, md, opts, cb),
     );
     checkResponse('RawScan', res.regionError, res.error);
     return res.kvs;
   }
 
+  /**
+   * The routed scan: one RawScan per region visit, keeping only pairs inside
+   * the region that served them (a store answers from its region alone, but
+   * the client does not rely on it), then on to the next region.
+   */
+  private async routedScan(router: RegionRouter, startKey: Uint8Array, limit: number, cf: string): Promise<KvEntry[]> {
+    const deadline = Date.now() + this.deadlineMs;
+    const out: KvEntry[] = [];
+    let from = startKey;
+    for (let visit = 0; out.length < limit; visit++) {
+      if (visit >= scanRegionVisitsMax) {
+        throw new ClientError(CLIENT_ERROR_CODES.ServerError, `RawScan failed: visited ${scanRegionVisitsMax} regions without reaching ${limit} entries`);
+      }
+      const want = limit - out.length;
+      const { value: kvs, region } = await this.routed(router, { method: 'RawScan', key: from, write: false, deadline }, (c, context, callDeadline) =>
+        callStore<RawScanResponse>('RawScan', (md, o, cb) => c.rawScan({ context, startKey: toBuffer(from), limit: want, cf }, md, o, cb), callDeadline)
+          .then((res) => ({ regionError: res.regionError, error: res.error, value: res.kvs })),
+      );
+      let bytes = 0;
+      for (const kv of kvs) {
+        if (!keyInRegion(kv.key, region)) break;
+        out.push({ key: new Uint8Array(kv.key), value: new Uint8Array(kv.value) });
+        bytes += kv.key.length + kv.value.length;
+      }
+      const last = kvs[kvs.length - 1];
+      if (last !== undefined && keyInRegion(last.key, region) && kvs.length === want) break;
+      if (last !== undefined && keyInRegion(last.key, region) && scanResponseMayBeTruncated(bytes)) {
+        from = successor(last.key);
+        continue;
+      }
+      // This region is done: on to the next, unless it was the last.
+      if (region.endKey.length === 0) break;
+      from = new Uint8Array(region.endKey);
+    }
+    return out;
+  }
+
+  /** One routed command, within this client's deadline unless the command brings its own. */
+  private routed<T>(router: RegionRouter, command: Omit<RoutedCommand, 'deadline'> & { readonly deadline?: number }, call: StoreCall<T>): Promise<Routed<T>> {
+    if (this.closed) return Promise.reject(new ClientError(CLIENT_ERROR_CODES.Closed, `Cannot call ${command.method}: client is closed`));
+    return router.run({ ...command, deadline: command.deadline ?? Date.now() + this.deadlineMs }, call);
+  }
+
   private unary<Res>(
     method: string,
-    invoke: (md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: (err: grpc.ServiceError | null, res: Res) => void) => void,
+    invoke: (client: TinyKvClient, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: (err: grpc.ServiceError | null, res: Res) => void) => void,
   ): Promise<Res> {
     if (this.closed) return Promise.reject(new ClientError(CLIENT_ERROR_CODES.Closed, `Cannot call ${method}: client is closed`));
+    const client = this.client;
+    assert(client !== undefined, `RawClient: ${method} without a server in the addr mode`);
     return new Promise((resolve, reject) => {
-      invoke(new grpc.Metadata(), { deadline: Date.now() + this.deadlineMs }, (err, res) => {
+      invoke(client, new grpc.Metadata(), { deadline: Date.now() + this.deadlineMs }, (err, res) => {
         if (err !== null) reject(fromServiceError(method, err));
         else resolve(res);
       });
     });
   }
+}
+
+/** The scheduler client and router of the `pd` mode. @throws {RangeError} on bad pauses or timeouts */
+function routingOf(options: RoutedOptions, deadlineMs: number): { readonly pd: PdClient; readonly router: RegionRouter } {
+  const attemptTimeoutMs = options.attemptTimeoutMs ?? Math.min(attemptTimeoutMsDefault, deadlineMs);
+  if (!Number.isFinite(attemptTimeoutMs) || attemptTimeoutMs <= 0) {
+    throw new RangeError(`Cannot create RawClient: attemptTimeoutMs must be positive, got ${attemptTimeoutMs}`);
+  }
+  const retryPauseMs = options.retryPauseMs ?? retryPauseMsDefault;
+  const retryPauseMsMax = options.retryPauseMsMax ?? Math.max(retryPauseMsMaxDefault, retryPauseMs);
+  // The PdClient validates the pauses (RangeError) before anything is opened.
+  const pd = new PdClient({ addrs: options.pd, deadlineMs, retryPauseMs, retryPauseMsMax });
+  const router = new RegionRouter({ pd, attemptTimeoutMs, retryPauseMs, retryPauseMsMax, retryAmbiguousWrites: options.retryAmbiguousWrites ?? true });
+  return { pd, router };
 }
 
 function validCf(cf: string | undefined): string {
@@ -174,22 +323,6 @@ function checkResponse(method: string, regionError: RegionErrorPb | undefined, e
   if (error === '') return;
   const code = error.startsWith(`${INVALID_ARGUMENT}:`) ? CLIENT_ERROR_CODES.InvalidArgument : CLIENT_ERROR_CODES.ServerError;
   throw new ClientError(code, `${method} failed: ${error}`);
-}
-
-function fromServiceError(method: string, err: grpc.ServiceError): ClientError {
-  const message = `${method} failed: ${err.details || err.message}`;
-  switch (err.code) {
-    case grpc.status.DEADLINE_EXCEEDED:
-      return new ClientError(CLIENT_ERROR_CODES.DeadlineExceeded, message, { cause: err });
-    case grpc.status.UNAVAILABLE:
-      return new ClientError(CLIENT_ERROR_CODES.Unavailable, message, { cause: err });
-    case grpc.status.INVALID_ARGUMENT:
-      return new ClientError(CLIENT_ERROR_CODES.InvalidArgument, message, { cause: err });
-    case grpc.status.UNIMPLEMENTED:
-      return new ClientError(CLIENT_ERROR_CODES.Unimplemented, message, { cause: err });
-    default:
-      return new ClientError(CLIENT_ERROR_CODES.Rpc, message, { cause: err });
-  }
 }
 
 /** The smallest key greater than `key`: `key` followed by a zero byte. */

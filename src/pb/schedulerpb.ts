@@ -199,7 +199,15 @@ export interface TsoResponse {
 
 export interface BootstrapRequest {
   header: RequestHeader | undefined;
-  store: Store | undefined;
+  store:
+    | Store
+    | undefined;
+  /**
+   * The first region, on `store` (TinyKV.ts extension; PD and TinyKV's own
+   * scheduler take it as field 3 too, so the cluster starts with its region
+   * known rather than waiting for the first heartbeat).
+   */
+  region: Region | undefined;
 }
 
 export interface BootstrapResponse {
@@ -1063,7 +1071,7 @@ export const TsoResponse: MessageFns<TsoResponse> = {
 };
 
 function createBaseBootstrapRequest(): BootstrapRequest {
-  return { header: undefined, store: undefined };
+  return { header: undefined, store: undefined, region: undefined };
 }
 
 export const BootstrapRequest: MessageFns<BootstrapRequest> = {
@@ -1073,6 +1081,9 @@ export const BootstrapRequest: MessageFns<BootstrapRequest> = {
     }
     if (message.store !== undefined) {
       Store.encode(message.store, writer.uint32(18).fork()).join();
+    }
+    if (message.region !== undefined) {
+      Region.encode(message.region, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -1106,6 +1117,14 @@ export const BootstrapRequest: MessageFns<BootstrapRequest> = {
             message.store = Store.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.region = Region.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1122,6 +1141,7 @@ export const BootstrapRequest: MessageFns<BootstrapRequest> = {
     return {
       header: isSet(object.header) ? RequestHeader.fromJSON(object.header) : undefined,
       store: isSet(object.store) ? Store.fromJSON(object.store) : undefined,
+      region: isSet(object.region) ? Region.fromJSON(object.region) : undefined,
     };
   },
 
@@ -1132,6 +1152,9 @@ export const BootstrapRequest: MessageFns<BootstrapRequest> = {
     }
     if (message.store !== undefined) {
       obj.store = Store.toJSON(message.store);
+    }
+    if (message.region !== undefined) {
+      obj.region = Region.toJSON(message.region);
     }
     return obj;
   },
@@ -1145,6 +1168,9 @@ export const BootstrapRequest: MessageFns<BootstrapRequest> = {
       ? RequestHeader.fromPartial(object.header)
       : undefined;
     message.store = (object.store !== undefined && object.store !== null) ? Store.fromPartial(object.store) : undefined;
+    message.region = (object.region !== undefined && object.region !== null)
+      ? Region.fromPartial(object.region)
+      : undefined;
     return message;
   },
 };

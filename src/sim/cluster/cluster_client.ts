@@ -38,8 +38,8 @@ import { pick } from '../prng.js';
 import type { Prng } from '../prng.js';
 import type { Cluster } from './cluster.js';
 import type { ClusterEnvelope, ScanBounds } from './payload.js';
-import { memberOf, RegionCache } from './region_cache.js';
-import type { CachedRegion } from './region_cache.js';
+import { memberOf, RegionCache } from '../../client/region_cache.js';
+import type { CachedRegion } from '../../client/region_cache.js';
 
 export interface ClientTimings {
   /** `Request`'s overall budget (TinyKV: 5 s). */

@@ -5,7 +5,7 @@
 // regions of a split history.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Region } from '../../pb/metapb.js';
+import type { Region } from '../pb/metapb.js';
 import { memberOf, RegionCache } from './region_cache.js';
 
 function region(id: number, start: string, end: string, version: number, confVer = 1, peers: number[] = [id * 10 + 1, id * 10 + 2]): Region {

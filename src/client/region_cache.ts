@@ -1,12 +1,17 @@
 /**
  * A client's view of the regions (TiKV client-go's region cache, reduced to
- * what the simulator's client needs): regions by id and by key, each with
- * the leader last heard of.
+ * what our clients need): regions by id and by key, each with the leader
+ * last heard of. Shared by the routing `RawClient` and the simulator's
+ * client (`src/sim/cluster/cluster_client.ts`), which is why it stays
+ * synchronous and free of I/O: the simulator replays it bit for bit.
+ *
+ * `byKey` scans every cached region, fine for the hundreds of regions a
+ * client of this cluster sees; a sorted index would be the next step.
  */
-import type { Peer, Region } from '../../pb/metapb.js';
-import { keyInRegion } from '../../raftstore/cmd_check.js';
-import { cloneRegion } from '../../raftstore/responses.js';
-import { isEpochStale, rangesOverlap } from '../../raftstore/store_meta.js';
+import type { Peer, Region } from '../pb/metapb.js';
+import { keyInRegion } from '../raftstore/cmd_check.js';
+import { cloneRegion } from '../raftstore/responses.js';
+import { isEpochStale, rangesOverlap } from '../raftstore/store_meta.js';
 
 /** `peer` if it is a member of `region`. */
 export function memberOf(peer: Peer | undefined, region: Region): Peer | undefined {
