@@ -52,7 +52,15 @@ export const UNIMPLEMENTED_METHODS = {
   kvCheckTxnStatus: 'KvCheckTxnStatus is not implemented: transactional (Percolator) commands are not served by this build',
   kvBatchRollback: 'KvBatchRollback is not implemented: transactional (Percolator) commands are not served by this build',
   kvResolveLock: 'KvResolveLock is not implemented: transactional (Percolator) commands are not served by this build',
-  raft: 'Raft is not implemented: stores do not exchange raft messages over gRPC yet (one store per server)',
-  snapshot: 'Snapshot is not implemented: stores do not exchange raft messages over gRPC yet (one store per server)',
   coprocessor: 'Coprocessor is not implemented: no coprocessor is served by this build',
+} as const;
+
+/**
+ * What the store-to-store streams say on a server that runs no store taking
+ * raft messages from other stores (the standalone server, a single-store raft
+ * server): the gRPC server serves them only when it is given a raft sink.
+ */
+export const STORE_STREAM_UNIMPLEMENTED_METHODS = {
+  raft: 'Raft is not implemented by this server: it runs no store that takes raft messages from other stores',
+  snapshot: 'Snapshot is not implemented by this server: it runs no store that takes raft messages from other stores',
 } as const;
