@@ -16,6 +16,9 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CodedError } from '../util/errors.js';
 
+/** Set for children: their stdin is a pipe from the parent, and its end means "stop". */
+export const LIFELINE_ENV = 'TINYKV_LIFELINE';
+
 /** The repository's `bin/tinykv.js`, found from this compiled module (dist/src/cli). */
 export const TINYKV_BIN = fileURLToPath(new URL('../../../bin/tinykv.js', import.meta.url));
 
@@ -65,7 +68,12 @@ export class ChildNode {
   static async start(options: ChildNodeOptions): Promise<ChildNode> {
     fs.mkdirSync(path.dirname(options.logFile), { recursive: true });
     const log = fs.openSync(options.logFile, 'a');
-    const child = spawn(process.execPath, [TINYKV_BIN, ...options.args], { stdio: ['ignore', 'pipe', log] });
+    // Own process group: a terminal's Ctrl-C reaches only the parent, which stops children in order (a child
+    // signalled twice would exit without its graceful stop). The stdin pipe is the lifeline: when the parent
+    // dies, even by SIGKILL, the pipe closes and the child stops itself (LIFELINE_ENV).
+    const child = spawn(process.execPath, [TINYKV_BIN, ...options.args], {
+      stdio: ['pipe', 'pipe', log], detached: true, env: { ...process.env, [LIFELINE_ENV]: '1' },
+    });
     fs.closeSync(log); // the child holds its own descriptor
     const exited = new Promise<ExitStatus>((resolve) => {
       child.on('exit', (code, signal) => resolve(code ?? signal ?? 'SIGKILL'));

@@ -22,6 +22,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { grpcMessageBytesMax } from '../config/limits.js';
+import { StoreAdminService } from '../pb/adminpb.js';
+import type { SplitRegionRequest, SplitRegionResponse } from '../pb/adminpb.js';
 import type { Done, RaftMessage, SnapshotChunk } from '../pb/raft_serverpb.js';
 import { TinyKvService } from '../pb/tinykvpb.js';
 import { DEFAULT_RAFTSTORE_CONFIG } from '../raftstore/config.js';
@@ -51,6 +53,8 @@ export interface GrpcServerOptions {
   readonly logger: Logger;
   /** The store that takes raft messages from other stores. @default none: `Raft` and `Snapshot` answer UNIMPLEMENTED */
   readonly raftSink?: RaftMessageSink;
+  /** Serves `adminpb.StoreAdmin` (`tinykv ctl`). @default not served */
+  readonly storeAdmin?: StoreAdminHandler;
   /** Its `snapshotBytesMax` bounds an incoming snapshot. @default DEFAULT_RAFTSTORE_CONFIG */
   readonly raftstoreConfig?: RaftstoreConfig;
   /** Incoming snapshot streams at once; more answer RESOURCE_EXHAUSTED. @default snapshotStreamsInMaxDefault (4) */
@@ -287,6 +291,11 @@ function implementation(options: GrpcServerOptions, streams: Set<StoreStream>): 
   return impl;
 }
 
+/** What serves `adminpb.StoreAdmin`. */
+export interface StoreAdminHandler {
+  splitRegion(req: SplitRegionRequest): Promise<SplitRegionResponse>;
+}
+
 /** @throws {Error} when the address cannot be bound. */
 export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningGrpcServer> {
   const grpcServer = new grpc.Server({
@@ -295,6 +304,12 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   });
   const streams = new Set<StoreStream>();
   grpcServer.addService(lenientService(TinyKvService), implementation(options, streams));
+  const admin = options.storeAdmin;
+  if (admin !== undefined) {
+    grpcServer.addService(lenientService(StoreAdminService), {
+      splitRegion: unary('SplitRegion', (req: SplitRegionRequest) => admin.splitRegion(req), options.logger),
+    });
+  }
   const port = await new Promise<number>((resolve, reject) => {
     grpcServer.bindAsync(options.addr, grpc.ServerCredentials.createInsecure(), (err, boundPort) => {
       if (err !== null) reject(new Error(`Cannot listen on ${options.addr}: ${err.message}`, { cause: err }));
