@@ -205,6 +205,8 @@ export class StoreNode {
   private readonly ticker: ReturnType<typeof setInterval>;
   private readonly scheduler: SchedulerLink | undefined;
   private readonly schedulerTimers: ReturnType<typeof setInterval>[] = [];
+  /** The conf_ver each region led here was last reported with (membership changes are reported at once). */
+  private readonly reportedConfVer = new Map<number, number>();
   private readonly startedAtSec = Math.floor(Date.now() / 1000);
   private readonly options: StoreNodeOptions;
   private state: State = 'running';
@@ -423,6 +425,23 @@ export class StoreNode {
     this.schedulePump();
   }
 
+  /**
+   * A leader whose region's membership changed in this round reports at once
+   * (the core reports leadership changes and splits itself): the scheduler
+   * judges its operator's steps by heartbeats, and would otherwise wait a
+   * whole heartbeat interval per step.
+   */
+  private reportMembershipChanges(round: StoreRound<ReplySlot>): void {
+    for (const [peer] of round.peers) {
+      if (!peer.isLeader) continue;
+      const confVer = peer.region.regionEpoch?.confVer ?? 0;
+      if (this.reportedConfVer.get(peer.regionId) === confVer) continue;
+      this.reportedConfVer.set(peer.regionId, confVer);
+      const request = peer.heartbeat();
+      if (request !== undefined) this.scheduler?.regionHeartbeat(request);
+    }
+  }
+
   private onRegionHeartbeatTick(): void {
     const scheduler = this.scheduler;
     if (scheduler === undefined || !this.isRunning) return;
@@ -497,6 +516,7 @@ export class StoreNode {
           await new Promise<void>((resolve) => setImmediate(resolve));
         }
         this.core.finishRound(round);
+        if (this.scheduler !== undefined) this.reportMembershipChanges(round);
       }
     } catch (err: unknown) {
       this.fail(err);
