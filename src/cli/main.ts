@@ -3,14 +3,19 @@
  * 3 key not found (docs/CLI.md).
  */
 import { Command, CommanderError } from 'commander';
-import { ClientError } from '../client/errors.js';
+import { ClientError, SchedulerError } from '../client/errors.js';
+import { SchedulerServerError } from '../scheduler/server/scheduler_server.js';
 import { RaftServerError } from '../server/raft_server.js';
+import { NodeError } from '../server/node.js';
 import { StandaloneError } from '../server/standalone.js';
 import { StoreNodeError } from '../server/store_node.js';
 import { EngineError } from '../storage/engine.js';
 import { EXIT } from './exit_codes.js';
 import { UsageError } from './format.js';
+import { ProcessError } from './processes.js';
+import { ctlCommand } from './ctl_commands.js';
 import { rawCommand } from './raw_commands.js';
+import { schedulerCommand } from './scheduler_command.js';
 import { playgroundCommand, serverCommand } from './server_commands.js';
 import { simCommand } from './sim_commands.js';
 
@@ -27,6 +32,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .addCommand(serverCommand(setExit))
     .addCommand(playgroundCommand(setExit))
     .addCommand(rawCommand(setExit))
+    .addCommand(ctlCommand(setExit))
+    .addCommand(schedulerCommand(setExit))
     .addCommand(simCommand(setExit));
   for (const cmd of program.commands) {
     cmd.exitOverride();
@@ -50,7 +57,8 @@ function reportError(err: unknown): number {
     return EXIT.usage;
   }
   // Operating errors with a message written for the user: no stack trace.
-  if (err instanceof ClientError || err instanceof EngineError || err instanceof RaftServerError || err instanceof StoreNodeError || err instanceof StandaloneError) {
+  const userFacing = [ClientError, SchedulerError, NodeError, ProcessError, EngineError, RaftServerError, StoreNodeError, StandaloneError, SchedulerServerError];
+  if (err instanceof Error && userFacing.some((cls) => err instanceof cls)) {
     process.stderr.write(`error: ${err.message}\n`);
     return EXIT.failed;
   }

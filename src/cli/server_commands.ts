@@ -7,7 +7,7 @@ import { startClusterStore } from '../server/cluster_store.js';
 import { raftTickMsDefault, raftTickMsMax, raftTickMsMin, startRaftServer } from '../server/raft_server.js';
 import { startStandalone } from '../server/standalone.js';
 import { Playground } from './playground.js';
-import { LIFELINE_ENV } from './processes.js';
+import { firstSignal } from './signals.js';
 import { createLogger, isLogLevel, LOG_LEVELS } from '../util/log.js';
 import type { LogLevel, Logger } from '../util/log.js';
 import { EXIT } from './exit_codes.js';
@@ -17,38 +17,6 @@ import { DEFAULT_ADDR } from './raw_commands.js';
 function parseLogLevel(value: string): LogLevel {
   if (!isLogLevel(value)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${value}"`);
   return value;
-}
-
-/**
- * Resolves on the first SIGINT/SIGTERM; a second signal exits at once.
- * Installed before the server starts, so a signal that arrives while it
- * starts (or right after it announced its address) is never missed. A child
- * of the playground or the chaos test (LIFELINE_ENV set) also stops when its
- * stdin closes: its parent died.
- */
-export function firstSignal(logger: Logger): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    if (process.env[LIFELINE_ENV] === '1') {
-      process.stdin.on('data', () => {});
-      process.stdin.on('end', () => {
-        logger.warn('the parent process is gone: stopping');
-        resolve('SIGTERM');
-      });
-      // Watching the pipe must not keep a stopped process alive.
-      (process.stdin as { unref?: () => void }).unref?.();
-    }
-    let received = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (received) {
-        logger.warn({ signal }, 'second signal: exiting without waiting');
-        process.exit(EXIT.failed);
-      }
-      received = true;
-      resolve(signal);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
 }
 
 /** A started server: standalone or raft. */

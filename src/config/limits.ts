@@ -49,6 +49,30 @@ export const grpcMessageBytesMax = 64 * 1024 * 1024;
 /** Default deadline of a client call, in milliseconds. */
 export const clientDeadlineMsDefault = 10_000;
 
+/**
+ * Longest key the scheduler accepts in a request: region boundaries (split
+ * keys, which the raftstore bounds by {@link userKeyBytesMax}) and lookup
+ * keys. No key in the system is longer than an engine can hold.
+ */
+export const schedulerKeyBytesMax = engineKeyBytesMax;
+
+/**
+ * Most peers a region reported to the scheduler may have: up to 9 replicas
+ * (the schedule config's bound) plus one being added by a move, with room.
+ */
+export const schedulerRegionPeersMax = 16;
+
+/**
+ * Responses queued on one RegionHeartbeat stream before more are dropped (a
+ * store that does not read its stream). Dropping is safe: an operator's
+ * step is re-sent on the region's next heartbeat (TinyKV's heartbeat stream
+ * channel drops when full too).
+ */
+export const schedulerHeartbeatQueueMax = 1024;
+
+/** Default period of the scheduler's coordinator tick, in milliseconds. */
+export const schedulerTickMsDefault = 100;
+
 /** Size of a key after TinyKV's MVCC encoding (memcomparable + 8-byte timestamp). */
 export function mvccEncodedKeyBytes(userKeyBytes: number): number {
   return 9 * (Math.floor(userKeyBytes / 8) + 1) + 8;
@@ -72,3 +96,8 @@ assert(userKeyBytesMax + userValueBytesMax < scanResponseBytesMax, 'one pair mus
 assert(scanResponseBytesMax * 2 <= grpcMessageBytesMax, 'a full scan response must fit a gRPC message');
 assert(userValueBytesMax * 4 <= grpcMessageBytesMax, 'a put request must fit a gRPC message');
 assert(Number.isSafeInteger(scanLimitMax) && scanLimitMax > 0, 'scanLimitMax must be positive');
+assert(schedulerKeyBytesMax >= userKeyBytesMax, 'the scheduler must accept every split key the raftstore accepts');
+assert(Number.isSafeInteger(schedulerRegionPeersMax) && schedulerRegionPeersMax > 9, 'schedulerRegionPeersMax must exceed the largest maxReplicas');
+// A full ScanRegions answer: each region's two keys, its peers (two varint u64s each, with tags) and its
+// id, epoch and leader (generous 64 bytes), within one gRPC message.
+assert(scanLimitMax * (2 * schedulerKeyBytesMax + schedulerRegionPeersMax * 24 + 64) <= grpcMessageBytesMax, 'a full ScanRegions answer must fit a gRPC message');

@@ -18,6 +18,7 @@ export interface OpenSchedulerOptions {
   readonly rng: Rng;
   /** Used until bootstrap saves one; a loaded cluster keeps its own. @default 0 */
   readonly clusterId?: number;
+  /** Its maxReplicas applies until bootstrap; after it, the saved meta's max_peer_count wins. */
   readonly config?: ScheduleConfig;
   /** Ids reserved per save. @default 1000 */
   readonly idStep?: number;
@@ -49,6 +50,11 @@ export async function openScheduler(storage: SchedulerStorage, opts: OpenSchedul
     ...(opts.config === undefined ? {} : { config: opts.config }),
     ...(opts.onOperatorStep === undefined ? {} : { onOperatorStep: opts.onOperatorStep }),
   });
+  // PutClusterConfig saved max_peer_count in the meta: it wins over the config the process was
+  // started with, as PD's persisted config wins over its config file after the first start.
+  if (loaded.meta !== undefined && cluster.config.maxReplicas !== loaded.meta.maxPeerCount) {
+    cluster.updateConfig({ maxReplicas: loaded.meta.maxPeerCount });
+  }
   const coordinator = new Coordinator(cluster, { rng: opts.rng });
   return { cluster, coordinator, ids, tso };
 }

@@ -13,6 +13,10 @@
  *   cache rebuilt from heartbeats (leaders re-report within a heartbeat
  *   interval), so losing the last few writes is harmless. An implementation
  *   may batch them; it must not throw (log instead).
+ * - The optional `saveClusterConfig` and `loadGcSafePoint` / `saveGcSafePoint`
+ *   back PutClusterConfig and the GC safe point RPCs (PD `SaveMeta`,
+ *   `LoadGCSafePoint` / `SaveGCSafePoint`); saves are durable when they
+ *   resolve. A storage without them leaves those values in memory only.
  */
 import type { Region, Store } from '../pb/metapb.js';
 import { copyRegion } from './region_info.js';
@@ -48,6 +52,17 @@ export interface SchedulerStorage {
   saveIdBound(bound: number): Promise<void>;
   /** Durable when resolved. Bounds only grow; a smaller value is a caller bug. */
   saveTsoBound(boundMs: number): Promise<void>;
+  /**
+   * Replaces the bootstrap meta (TinyKV `putMetaLocked`, for
+   * PutClusterConfig); `load()` returns it as `meta` afterwards. Only valid
+   * once bootstrapped: saving a meta is what marks the cluster bootstrapped.
+   * Durable when resolved.
+   */
+  saveClusterConfig?(meta: ClusterMeta): Promise<void>;
+  /** The GC safe point (a TSO timestamp), 0n when none was saved. */
+  loadGcSafePoint?(): Promise<bigint>;
+  /** Durable when resolved. The caller only moves it forward. */
+  saveGcSafePoint?(safePoint: bigint): Promise<void>;
 }
 
 /**
@@ -62,6 +77,7 @@ export class MemorySchedulerStorage implements SchedulerStorage {
   private readonly regions = new Map<number, Region>();
   private idBound = 0;
   private tsoBoundMs = 0;
+  private gcSafePoint = 0n;
   private readonly failures = new Set<'id' | 'tso' | 'store' | 'bootstrap'>();
   readonly saveCounts = { id: 0, tso: 0, store: 0, region: 0 };
 
@@ -126,6 +142,21 @@ export class MemorySchedulerStorage implements SchedulerStorage {
     if (boundMs < this.tsoBoundMs) return Promise.reject(new Error(`tso bound would go backwards: ${boundMs} < ${this.tsoBoundMs}`));
     this.saveCounts.tso++;
     this.tsoBoundMs = boundMs;
+    return Promise.resolve();
+  }
+
+  saveClusterConfig(meta: ClusterMeta): Promise<void> {
+    if (this.meta === undefined) return Promise.reject(new Error('cannot save the cluster config before bootstrap'));
+    this.meta = { ...meta };
+    return Promise.resolve();
+  }
+
+  loadGcSafePoint(): Promise<bigint> {
+    return Promise.resolve(this.gcSafePoint);
+  }
+
+  saveGcSafePoint(safePoint: bigint): Promise<void> {
+    this.gcSafePoint = safePoint;
     return Promise.resolve();
   }
 

@@ -1,7 +1,8 @@
 // Goal: what the scheduler persists on LMDB comes back after a restart: the
 // cluster id created at the first start (before bootstrap), the bootstrap
-// meta, stores, regions (batched saves and deletes, flushed by close), and
-// the id and TSO bounds, which never go backwards.
+// meta (rewritten by PutClusterConfig), the GC safe point, stores, regions
+// (batched saves and deletes, flushed by close), and the id and TSO bounds,
+// which never go backwards.
 // Method: a real LMDB data dir in a temp directory, closed and reopened.
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -67,6 +68,23 @@ describe('LmdbSchedulerStorage', () => {
       const loaded = await again.load();
       assert.equal(loaded.regions.length, 1);
       assert.equal(loaded.regions[0]?.regionEpoch?.version, 9);
+    } finally {
+      await again.close();
+    }
+  });
+
+  test('the cluster config and the GC safe point come back after a reopen', async () => {
+    const s = new LmdbSchedulerStorage(dir, silentLogger());
+    assert.equal(await s.loadGcSafePoint(), 0n);
+    await s.saveBootstrap({ clusterId: 77, maxPeerCount: 3 }, { id: 1, address: 'a:1', state: StoreState.Up }, region(2, '', ''));
+    await s.saveClusterConfig({ clusterId: 77, maxPeerCount: 5 });
+    const beyond53Bits = (1n << 60n) + 7n;
+    await s.saveGcSafePoint(beyond53Bits);
+    await s.close();
+    const again = new LmdbSchedulerStorage(dir, silentLogger());
+    try {
+      assert.deepEqual((await again.load()).meta, { clusterId: 77, maxPeerCount: 5 });
+      assert.equal(await again.loadGcSafePoint(), beyond53Bits);
     } finally {
       await again.close();
     }

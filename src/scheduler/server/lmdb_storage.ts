@@ -8,10 +8,14 @@
  *   region/<id u64 BE>    metapb.Region (a cache: leaders re-report theirs)
  *   id_bound              u64 BE: every id handed out is <= this
  *   tso_bound             u64 BE: every TSO physical part handed out is < this
+ *   gc_safe_point         u64 BE: the GC safe point (a TSO timestamp, may exceed 2^53)
  *
  * The cluster id exists before bootstrap because stores write it into their
  * identity as soon as they first contact the scheduler; a scheduler that
  * restarted before bootstrap and invented a new id would turn them away.
+ *
+ * PutClusterConfig rewrites `meta` (TinyKV `putMetaLocked`), so a restart
+ * loads the new max_peer_count.
  *
  * Region saves are batched: every save of one event-loop turn goes out in
  * one unsynced write (they are a cache, see SchedulerStorage), while bounds,
@@ -29,6 +33,7 @@ const CLUSTER_ID_KEY = Buffer.from('cluster_id');
 const META_KEY = Buffer.from('meta');
 const ID_BOUND_KEY = Buffer.from('id_bound');
 const TSO_BOUND_KEY = Buffer.from('tso_bound');
+const GC_SAFE_POINT_KEY = Buffer.from('gc_safe_point');
 const STORE_PREFIX = 'store/';
 const REGION_PREFIX = 'region/';
 
@@ -133,6 +138,30 @@ export class LmdbSchedulerStorage implements SchedulerStorage {
 
   async saveTsoBound(boundMs: number): Promise<void> {
     await this.saveBound(TSO_BOUND_KEY, boundMs, 'tso');
+  }
+
+  async saveClusterConfig(meta: ClusterMeta): Promise<void> {
+    // Writing `meta` is what marks the cluster bootstrapped: only a bootstrapped cluster may rewrite it.
+    assert(this.engine.get(CF_META, META_KEY) !== undefined, 'cluster config saved before bootstrap');
+    const batch = new WriteBatch();
+    batch.put(CF_META, META_KEY, Cluster.encode({ id: meta.clusterId, maxPeerCount: meta.maxPeerCount }).finish());
+    await this.engine.write(batch, { sync: true });
+  }
+
+  loadGcSafePoint(): Promise<bigint> {
+    const raw = this.engine.get(CF_META, GC_SAFE_POINT_KEY);
+    if (raw === undefined) return Promise.resolve(0n);
+    assert(raw.length === 8, `the stored GC safe point has ${raw.length} bytes, not 8`);
+    return Promise.resolve(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).readBigUInt64BE());
+  }
+
+  async saveGcSafePoint(safePoint: bigint): Promise<void> {
+    assert(safePoint >= 0n && safePoint < 1n << 64n, `GC safe point ${safePoint} is not a u64`);
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64BE(safePoint);
+    const batch = new WriteBatch();
+    batch.put(CF_META, GC_SAFE_POINT_KEY, b);
+    await this.engine.write(batch, { sync: true });
   }
 
   /** Writes what is pending, then closes the engine. */
