@@ -3,8 +3,9 @@
 // bootstraps, the scheduler's replica checker gives every region three
 // replicas, regions split under load, a routed client reads back every
 // acknowledged write across regions, a store restarted on a new port is
-// found again through the scheduler, and writes keep succeeding while one
-// store is down.
+// found again through the scheduler, writes keep succeeding while one
+// store is down, and a store down for good has its replicas re-created on a
+// spare store.
 // Method: startSchedulerServer + startClusterStore in temp dirs with a 20 ms
 // tick, 200 ms heartbeats and a 4 KiB split size; RawClient({ pd }).
 import { after, before, describe, test } from 'node:test';
@@ -52,7 +53,11 @@ describe('a cluster of a scheduler and three stores', () => {
 
   before(async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'tinykv-cluster-'));
-    scheduler = await startSchedulerServer({ dataDir: path.join(root, 'scheduler'), addr: '127.0.0.1:0', logger: silentLogger(), tickMs: 50 });
+    scheduler = await startSchedulerServer({
+      dataDir: path.join(root, 'scheduler'), addr: '127.0.0.1:0', logger: silentLogger(), tickMs: 50,
+      // Short enough for the repair test below; longer than any restart in the other tests.
+      config: { maxStoreDownTimeMs: 4_000, storeDisconnectTimeMs: 1_000 },
+    });
     await startStore(0);
     await Promise.all([startStore(1), startStore(2)]);
     client = new RawClient({ pd: scheduler.addr, deadlineMs: 20_000 });
@@ -107,5 +112,19 @@ describe('a cluster of a scheduler and three stores', () => {
       }
       return true;
     });
+  });
+
+  test('a store down longer than the max down time has its replicas re-created elsewhere', async () => {
+    const spare = await startStore(3);
+    const dead = stores[0];
+    assert.ok(dead !== undefined);
+    await dead.stop();
+    stores[0] = undefined;
+    await waitFor('every region back to 3 replicas, none on the dead store', async () => {
+      const regions = await pd.scanRegions(enc(''), enc(''), 100);
+      return regions.every((r) => r.region.peers.length === 3 && r.region.peers.every((p) => p.storeId !== dead.storeId));
+    }, 60_000);
+    assert.ok(spare.node.regionIds().length > 0);
+    for (let i = 0; i < 20; i++) assert.equal(dec(await client.get(enc(`down-${i}`))), `d${i}`);
   });
 });
