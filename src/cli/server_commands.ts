@@ -137,8 +137,13 @@ interface PlaygroundFlags {
   stores: number;
   pdPort: number;
   storePort: number;
-  regionSplitSize?: number;
+  regionSplitSize: number;
 }
+
+/** The playground's regions split at 1 MiB (TinyKV's 96 MiB would need a lot of data to show a split). */
+const PLAYGROUND_SPLIT_SIZE = 1 << 20;
+/** Its leaders report every 2 s, so `tinykv ctl` shows sizes and leaders close to now. */
+const PLAYGROUND_HEARTBEAT_MS = 2_000;
 
 function parsePort(value: string): number {
   const n = Number(value);
@@ -159,14 +164,14 @@ export function playgroundCommand(setExit: (code: number) => void): Command {
     .addOption(new Option('--stores <n>', 'number of stores').default(3).argParser(parseStoreCount))
     .addOption(new Option('--pd-port <port>', 'scheduler port').default(2379).argParser(parsePort))
     .addOption(new Option('--store-port <port>', 'port of the first store; the others follow').default(20160).argParser(parsePort))
-    .addOption(new Option('--region-split-size <bytes>', 'regions split at this size (small values show splits quickly)').argParser(parseRegionSplitSize))
+    .addOption(new Option('--region-split-size <bytes>', 'regions split at this size (small so splits show under modest load)').default(PLAYGROUND_SPLIT_SIZE).argParser(parseRegionSplitSize))
     .action(async (opts: PlaygroundFlags) => {
       const logger = createLogger({ level: 'warn', name: 'tinykv-playground' });
       const signal = firstSignal(logger);
       process.stdout.write(`starting a scheduler and ${opts.stores} stores (data and logs under ${path.resolve(opts.dataDir)}) ...\n`);
       const playground = await Playground.start({
         dataDir: opts.dataDir, stores: opts.stores, pdPort: opts.pdPort, storePort: opts.storePort,
-        ...(opts.regionSplitSize === undefined ? {} : { storeArgs: ['--region-split-size', String(opts.regionSplitSize)] }),
+        storeArgs: ['--region-split-size', String(opts.regionSplitSize), '--heartbeat-ms', String(PLAYGROUND_HEARTBEAT_MS)],
         onExit: (name, status) => process.stderr.write(`${name} exited (${status}); see ${playground.logDir}/${name}.log\n`),
       });
       const pd = playground.pdAddr;

@@ -187,3 +187,38 @@ test('admin commands validate and produce operators; errors are typed', async ()
   coordinator.cancelOperator(1);
   assert.equal(coordinator.transferLeader(1, 3, 0)?.response.transferLeader?.peer?.id, 7);
 });
+
+test('an operator whose target store stops reporting is cancelled, and the region is repaired', async () => {
+  const { cluster, coordinator, fake } = await setUp(4, { balanceRegionEnabled: false, balanceLeaderEnabled: false });
+  fake.addRegion(1, [1, 2, 3]);
+  let now = 0;
+  for (let round = 0; round < 3; round++) await fake.round((now += 100));
+  // A leader transfer to store 3 (e.g. balance-leader's choice), then store 3 dies before it happens.
+  coordinator.transferLeader(1, 3, now);
+  fake.dead.add(3);
+  const cancelled = expectMark('coordinator: operator to an unreachable store cancelled');
+  now += 10_000; // past storeDisconnectTimeMs: store 3 is no longer a target
+  await coordinator.tick(now);
+  cancelled.assertHit();
+  assert.equal(cluster.operators.getOperator(1), undefined);
+  now += 60_000; // past maxStoreDownTimeMs: the peer on store 3 is lost and gets replaced
+  for (let round = 0; round < 40; round++) await fake.round((now += 100));
+  assert.deepEqual(fake.regions.get(1)?.region.peers.map((p) => p.storeId).sort(), [1, 2, 4]);
+  assert.equal(cluster.operators.getOperators().length, 0);
+});
+
+test('a repair replaces a balance operator of the same region; a balance operator does not replace a repair', async () => {
+  const { cluster } = await setUp(4);
+  for (const id of [1, 2, 3, 4]) cluster.handleStoreHeartbeat({ storeId: id } as StoreStats, 0);
+  cluster.handleRegionHeartbeat({ header: undefined, region: { id: 1, startKey: Buffer.alloc(0), endKey: Buffer.alloc(0), regionEpoch: { confVer: 3, version: 1 }, peers: [{ id: 5, storeId: 1 }, { id: 6, storeId: 2 }, { id: 7, storeId: 3 }] }, leader: { id: 5, storeId: 1 }, pendingPeers: [], approximateSize: 0 }, 0);
+  const region = cluster.getRegion(1);
+  assert.ok(region !== undefined);
+  const { Operator } = await import('./operator.js');
+  const balance = Operator.forRegion(region, { desc: 'balance-leader', kind: 'balance', steps: [{ type: 'transferLeader', fromStoreId: 1, toStoreId: 2 }], createdAtMs: 0 });
+  const repair = Operator.forRegion(region, { desc: 'replace-down-peer', kind: 'replica', steps: [{ type: 'removePeer', storeId: 3 }], createdAtMs: 0 });
+  assert.ok(cluster.operators.addOperator(balance, region, 0).ok);
+  assert.ok(cluster.operators.addOperator(repair, region, 0).ok, 'repair replaces balance');
+  assert.equal(balance.status, 'replace');
+  const again = Operator.forRegion(region, { desc: 'balance-leader', kind: 'balance', steps: [{ type: 'transferLeader', fromStoreId: 1, toStoreId: 2 }], createdAtMs: 0 });
+  assert.equal(cluster.operators.addOperator(again, region, 0).ok, false);
+});

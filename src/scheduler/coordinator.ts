@@ -77,6 +77,7 @@ export class Coordinator {
     const created: Operator[] = [];
     const dispatches: OperatorDispatch[] = [];
     const timedOut = this.cluster.operators.sweep(nowMs);
+    this.cancelUnreachableTargets(nowMs);
     const c = this.cluster.config;
     const add = (op: Operator): boolean => {
       const region = this.cluster.getRegion(op.regionId);
@@ -100,6 +101,30 @@ export class Coordinator {
       this.runBalancer((op) => op.desc === this.balanceRegion.name, c.regionScheduleLimit, () => this.balanceRegion.schedule(this.cluster, nowMs, this.filter), add);
     }
     return { created, dispatches, timedOut };
+  }
+
+  /**
+   * Cancels every operator with a step still to come that needs a store
+   * which stopped reporting (a peer to add there, leadership to hand to it).
+   * Such a step cannot finish, and while it waits the region's operator slot
+   * blocks its repair; a transfer to an unreachable peer is worse: the leader
+   * re-enters it at every re-sent step and refuses writes meanwhile. The
+   * checkers plan again with the stores that are alive.
+   */
+  private cancelUnreachableTargets(nowMs: number): void {
+    const c = this.cluster.config;
+    for (const op of this.cluster.operators.getOperators()) {
+      const remaining = op.steps.slice(op.currentStepIndex);
+      const unreachable = remaining.some((step) => {
+        const target = step.type === 'addPeer' ? step.storeId : step.type === 'transferLeader' ? step.toStoreId : undefined;
+        if (target === undefined) return false;
+        const store = this.cluster.getStore(target);
+        return store === undefined || !store.isUp() || store.downTimeMs(nowMs) >= c.storeDisconnectTimeMs;
+      });
+      if (!unreachable) continue;
+      mark('coordinator: operator to an unreachable store cancelled');
+      this.cluster.operators.removeOperator(op.regionId, 'cancel');
+    }
   }
 
   /**

@@ -20,7 +20,7 @@ import { assert } from '../util/assert.js';
 import { mark } from '../util/marks.js';
 import type { ScheduleConfig } from './config.js';
 import { stepResponse } from './operator.js';
-import type { Operator, OperatorStatus } from './operator.js';
+import type { Operator, OperatorKind, OperatorStatus } from './operator.js';
 import { epochOf } from './region_info.js';
 import type { RegionInfo } from './region_info.js';
 
@@ -74,10 +74,11 @@ export class OperatorController {
     }
     const existing = this.operators.get(op.regionId);
     if (existing !== undefined) {
-      if (op.kind !== 'admin' || existing.kind === 'admin') {
+      // Priority: admin > replica (repair) > balance. Repairing a region must not wait for a balance move.
+      if (priority(op.kind) <= priority(existing.kind)) {
         return { ok: false, reason: `region ${op.regionId} already has operator ${existing.describe()}` };
       }
-      mark('operator controller: admin operator replaced another');
+      mark(op.kind === 'admin' ? 'operator controller: admin operator replaced another' : 'operator controller: repair replaced a balance operator');
       this.end(existing, 'replace');
     }
     if (op.kind !== 'admin') {
@@ -194,5 +195,17 @@ export class OperatorController {
       if (this.history.size <= max) break;
       this.history.delete(id);
     }
+  }
+}
+
+/** Which operator may replace which: a higher priority replaces a lower one. */
+function priority(kind: OperatorKind): number {
+  switch (kind) {
+    case 'admin':
+      return 2;
+    case 'replica':
+      return 1;
+    case 'balance':
+      return 0;
   }
 }

@@ -26,10 +26,10 @@ const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array | undefined): string | undefined => (b === undefined ? undefined : new TextDecoder().decode(b));
 const key = (i: number): string => `key-${String(i).padStart(4, '0')}`;
 
-async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 30_000, state?: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}${state === undefined ? '' : `:\n${state()}`}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -120,10 +120,17 @@ describe('a cluster of a scheduler and three stores', () => {
     assert.ok(dead !== undefined);
     await dead.stop();
     stores[0] = undefined;
+    const describe = (): string => {
+      const c = scheduler.core.cluster;
+      const regions = c.getRegions().map((r) => `region ${r.meta.id} peers ${r.meta.peers.map((p) => `${p.id}@${p.storeId}`).join(',')} leader ${r.leader?.storeId ?? '-'}`);
+      const ops = c.operators.getOperators().map((op) => `op region ${op.regionId} ${op.kind} ${JSON.stringify(op.steps)}`);
+      const st = c.getStores().map((st) => `store ${st.meta.id} ${st.meta.state} silent ${Date.now() - (st.lastHeartbeatMs ?? 0)} ms`);
+      return [...regions, ...ops, ...st].join('\n');
+    };
     await waitFor('every region back to 3 replicas, none on the dead store', async () => {
       const regions = await pd.scanRegions(enc(''), enc(''), 100);
       return regions.every((r) => r.region.peers.length === 3 && r.region.peers.every((p) => p.storeId !== dead.storeId));
-    }, 60_000);
+    }, 60_000, describe);
     assert.ok(spare.node.regionIds().length > 0);
     for (let i = 0; i < 20; i++) assert.equal(dec(await client.get(enc(`down-${i}`))), `d${i}`);
   });

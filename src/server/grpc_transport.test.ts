@@ -210,7 +210,9 @@ describe('GrpcTransport between StoreNodes', () => {
     for (const id of ids) {
       const stats = (stores.get(id) as GrpcStore).transport.stats();
       assert.ok(stats.messagesSent > 0, `store ${id} sent nothing: ${JSON.stringify(stats)}`);
-      assert.ok(stats.connects >= 2, `store ${id} connected to ${stats.connects} stores`);
+      // The leader talks to both followers; a follower that never campaigned only answers the leader.
+      const peersNeeded = id === leader.storeId ? 2 : 1;
+      assert.ok(stats.connects >= peersNeeded, `store ${id} connected to ${stats.connects} stores`);
     }
   });
 
