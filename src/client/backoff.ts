@@ -5,6 +5,7 @@
  * (a leader, a newer region, a working stream), as the simulator's client
  * does (docs/RAFTSTORE.md, "EpochNotMatch and region caches").
  */
+import { setMaxListeners } from 'node:events';
 import { assert } from '../util/assert.js';
 
 export interface BackoffOptions {
@@ -48,6 +49,17 @@ export function checkBackoffOptions(options: BackoffOptions): void {
   if (!(Number.isFinite(baseMs) && baseMs > 0 && Number.isFinite(maxMs) && maxMs >= baseMs)) {
     throw new RangeError(`Cannot back off: need 0 < baseMs <= maxMs, got baseMs=${baseMs} maxMs=${maxMs}`);
   }
+}
+
+/**
+ * An AbortController whose signal takes any number of listeners: a client
+ * with hundreds of operations in flight may have them all pausing on it at
+ * once (Node warns past 10 listeners, as for a leak).
+ */
+export function unboundedAbortController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
 
 /**

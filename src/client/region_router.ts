@@ -46,7 +46,7 @@ import { TinyKvClient } from '../pb/tinykvpb.js';
 import { OUTCOME_UNKNOWN_PREFIX } from '../raftstore/region_errors.js';
 import { isEpochStale } from '../raftstore/store_meta.js';
 import { assert } from '../util/assert.js';
-import { Backoff, pause } from './backoff.js';
+import { Backoff, pause, unboundedAbortController } from './backoff.js';
 import { ClientError, CLIENT_ERROR_CODES, fromServiceError, SchedulerError, SCHEDULER_ERROR_CODES } from './errors.js';
 import { memberOf, RegionCache } from './region_cache.js';
 import type { CachedRegion } from './region_cache.js';
@@ -122,7 +122,8 @@ export class RegionRouter {
   /** Store id → its address (undefined: gone), looked up once per store until a failure forgets it. */
   private readonly storeAddrs = new Map<number, Promise<string | undefined>>();
   private readonly channels = new Map<string, TinyKvClient>();
-  private readonly abort = new AbortController();
+  /** Aborted by close(); every in-flight operation's pause listens to it, hence no listener cap. */
+  private readonly abort = unboundedAbortController();
 
   constructor(options: RegionRouterOptions) {
     this.options = options;

@@ -33,7 +33,7 @@ import type {
   StoreHeartbeatResponse, StoreStats,
 } from '../pb/schedulerpb.js';
 import { toBuffer } from '../server/buffers.js';
-import { Backoff, checkBackoffOptions, pause } from './backoff.js';
+import { Backoff, checkBackoffOptions, pause, unboundedAbortController } from './backoff.js';
 import {
   ClientError, CLIENT_ERROR_CODES, fromServiceError, SchedulerError, schedulerErrorCode, SCHEDULER_ERROR_CODES,
 } from './errors.js';
@@ -93,7 +93,8 @@ export class PdClient {
   private readonly retryPauseMsMax: number;
   private knownClusterId: number | undefined;
   private clusterIdLookup: Promise<number> | undefined;
-  private readonly abort = new AbortController();
+  /** Aborted by close(); every in-flight operation's pause listens to it, hence no listener cap. */
+  private readonly abort = unboundedAbortController();
   private tsoStream: TsoStream | undefined;
   private readonly heartbeatStreams = new Set<RegionHeartbeatStream>();
   private readonly host: StreamHost;

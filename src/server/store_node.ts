@@ -208,6 +208,7 @@ export class StoreNode {
   /** The conf_ver each region led here was last reported with (membership changes are reported at once). */
   private readonly reportedConfVer = new Map<number, number>();
   private readonly startedAtSec = Math.floor(Date.now() / 1000);
+  private lastStoreHeartbeatSec: number | undefined;
   private readonly options: StoreNodeOptions;
   private state: State = 'running';
   /** Commands not yet answered. */
@@ -457,11 +458,15 @@ export class StoreNode {
     if (scheduler === undefined || !this.isRunning) return;
     const disk = this.options.diskStats?.() ?? { capacity: 0, available: 0, usedSize: 0 };
     const snaps = this.options.snapshotStreams?.() ?? { sending: 0, receiving: 0 };
+    const nowSec = Math.floor(Date.now() / 1000);
     const stats: StoreStats = {
       ...this.core.storeStats(),
       capacity: disk.capacity, available: disk.available, usedSize: disk.usedSize,
       sendingSnapCount: snaps.sending, receivingSnapCount: snaps.receiving, startTime: this.startedAtSec,
+      // The interval this report covers (PD's StoreStats.interval): since the previous report.
+      interval: { startTimestamp: this.lastStoreHeartbeatSec ?? this.startedAtSec, endTimestamp: nowSec },
     };
+    this.lastStoreHeartbeatSec = nowSec;
     scheduler.storeHeartbeat({ header: undefined, stats }).catch((err: unknown) => this.schedulerFailed('store heartbeat', err));
   }
 
