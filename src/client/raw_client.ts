@@ -64,9 +64,10 @@ export interface RoutedOptions extends CommonOptions {
   /** Longest such pause, ms. @default 400 */
   readonly retryPauseMsMax?: number;
   /**
-   * Whether a put or delete whose answer was lost is retried (idempotent in
-   * value: see `region_router.ts`). When false it fails OUTCOME_UNKNOWN at
-   * once. @default true
+   * Whether a put or delete whose answer was lost is retried. A retry may be
+   * overtaken by the abandoned attempt applying late (after other clients'
+   * writes), which is not linearizable: see `region_router.ts`. When false
+   * (the default) it fails OUTCOME_UNKNOWN at once. @default false
    */
   readonly retryAmbiguousWrites?: boolean;
 }
@@ -300,7 +301,7 @@ function routingOf(options: RoutedOptions, deadlineMs: number): { readonly pd: P
   const retryPauseMsMax = options.retryPauseMsMax ?? Math.max(retryPauseMsMaxDefault, retryPauseMs);
   // The PdClient validates the pauses (RangeError) before anything is opened.
   const pd = new PdClient({ addrs: options.pd, deadlineMs, retryPauseMs, retryPauseMsMax });
-  const router = new RegionRouter({ pd, attemptTimeoutMs, retryPauseMs, retryPauseMsMax, retryAmbiguousWrites: options.retryAmbiguousWrites ?? true });
+  const router = new RegionRouter({ pd, attemptTimeoutMs, retryPauseMs, retryPauseMsMax, retryAmbiguousWrites: options.retryAmbiguousWrites ?? false });
   return { pd, router };
 }
 

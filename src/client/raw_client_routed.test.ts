@@ -168,13 +168,13 @@ describe('RawClient routed by region', () => {
     });
   });
 
-  test('a lost write answer is retried by default; with retryAmbiguousWrites false it is OUTCOME_UNKNOWN', async () => {
-    await withCluster(THREE, {}, async ({ stores, client }) => {
+  test('a lost write answer is OUTCOME_UNKNOWN by default; with retryAmbiguousWrites it is retried', async () => {
+    await withCluster(THREE, { retryAmbiguousWrites: true }, async ({ stores, client }) => {
       stores[0].inject.push({ outcomeUnknownAfterApply: true });
       await client.put(enc('a'), enc('1'));
       assert.equal(stores[0].calls.length, 2, 'applied, answered OutcomeUnknown, put again');
     });
-    await withCluster(THREE, { retryAmbiguousWrites: false }, async ({ cluster, stores, client }) => {
+    await withCluster(THREE, {}, async ({ cluster, stores, client }) => {
       stores[0].inject.push({ outcomeUnknownAfterApply: true });
       await assert.rejects(client.put(enc('a'), enc('1')), isCode(CLIENT_ERROR_CODES.OutcomeUnknown));
       assert.equal(cluster.data.get(enc('a').toString('hex'))?.value.toString(), '1', 'it did take effect: never report it as failed');

@@ -27,15 +27,18 @@
  *
  * Writes and unknown outcomes. An attempt of a write whose answer is lost
  * (transport failure or timeout after sending, or the store's OutcomeUnknown)
- * may have been applied. By default such a write is retried anyway, as
- * TinyKV's and TiKV's raw clients do: raw put and delete set a key to a
- * value the caller chose, so applying the same put or delete twice leaves
- * the same value, and the operation (all its attempts) still takes effect
- * between its start and its end. If no later attempt succeeds before the
- * deadline, the write fails with OUTCOME_UNKNOWN, never with an error that
- * claims it did not happen. With `retryAmbiguousWrites: false` it fails with
- * OUTCOME_UNKNOWN at the first lost answer (for callers that cannot accept
- * a late duplicate, e.g. a future compare-and-swap).
+ * may have been applied, or may still be: the abandoned attempt can sit in a
+ * store's queue or an old leader's log and apply later. By default such a
+ * write fails with OUTCOME_UNKNOWN at once and is not retried: a retry could
+ * succeed while the abandoned attempt applies after it, and after another
+ * client's write of the same key (the chaos test found exactly that history:
+ * put(k, a) acknowledged, another client's put(k, b) acknowledged, then `a`
+ * read back). Raw put and delete are idempotent in value but not in time, so
+ * a retry is not linearizable. An attempt grpc-js never sent (no connection
+ * to the store: "No connection established") is not ambiguous and is
+ * retried on another peer like a refusal. `retryAmbiguousWrites: true`
+ * restores TinyKV's and TiKV's raw clients' behaviour (retry, accept a late
+ * duplicate) for callers that prefer availability.
  */
 import * as grpc from '@grpc/grpc-js';
 import { grpcMessageBytesMax } from '../config/limits.js';
@@ -244,8 +247,9 @@ export class RegionRouter {
     op.lastError = err;
     if (this.abort.signal.aborted) return { kind: 'fail', error: this.closedError(op) };
     if (err.code !== CLIENT_ERROR_CODES.Unavailable && err.code !== CLIENT_ERROR_CODES.DeadlineExceeded) return this.fail(op, err);
-    // The request may have reached the store before the connection failed or the wait ended.
-    if (op.command.write) {
+    // The request may have reached the store before the connection failed or the wait ended,
+    // unless grpc-js never had a connection to send it on.
+    if (op.command.write && !neverSent(err)) {
       op.ambiguous = err;
       if (!this.options.retryAmbiguousWrites) return { kind: 'fail', error: this.outcomeUnknown(op) };
     }
@@ -378,4 +382,14 @@ export function callStore<Res>(
       else resolve(res);
     });
   });
+}
+
+/**
+ * grpc-js failed the call before sending it: the channel had no connection
+ * (its picker's "No connection established" failure). Such an attempt cannot
+ * have reached a store.
+ */
+function neverSent(err: ClientError): boolean {
+  const cause = err.cause as { readonly code?: unknown; readonly details?: unknown } | undefined;
+  return cause?.code === grpc.status.UNAVAILABLE && typeof cause.details === 'string' && cause.details.startsWith('No connection established');
 }
