@@ -31,8 +31,9 @@ export const CLIENT_ERROR_CODES = {
   /**
    * A write may or may not have taken effect: an attempt was sent and its
    * answer was lost (transport failure, attempt timeout, or the store's
-   * `OutcomeUnknown` region error), and no later attempt settled it before
-   * the operation ended. Reading the key tells which.
+   * `OutcomeUnknown` region error). It is not retried (a retry is not
+   * linearizable, docs/CLUSTER.md) unless `retryAmbiguousWrites` is set.
+   * Reading the key tells which.
    */
   OutcomeUnknown: 'OUTCOME_UNKNOWN',
 } as const;

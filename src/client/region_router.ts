@@ -361,7 +361,10 @@ export class RegionRouter {
   }
 
   private outcomeUnknown(op: Op, cause: unknown = op.ambiguous): ClientError {
-    const message = `${op.command.method} outcome unknown: an attempt's answer was lost and no later attempt settled it`;
+    const why = cause instanceof Error ? ` (${cause.message})` : '';
+    const message = this.options.retryAmbiguousWrites
+      ? `${op.command.method} outcome unknown: an attempt's answer was lost and no later attempt settled it${why}`
+      : `${op.command.method} outcome unknown: the answer was lost, the write may or may not apply; read the key to find out${why}`;
     return new ClientError(CLIENT_ERROR_CODES.OutcomeUnknown, message, { cause });
   }
 
