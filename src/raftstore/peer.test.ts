@@ -11,6 +11,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RaftCmdResponse } from '../pb/raft_cmdpb.js';
+import { MessageType } from '../raft/types.js';
+import { expectMark } from '../util/marks.js';
 import { CF_DEFAULT, CF_RAFT } from '../storage/engine.js';
 import { cmd, getReq, putReq, snapReq, TEST_REGION_ID, TestCluster } from './_testing.js';
 import type { TestCluster as Cluster } from './_testing.js';
@@ -208,4 +210,32 @@ test('a CompactLog refused as ServerIsBusy is proposed again once there is room'
   for (const t of held) assertOk(c.answer(t).response);
   assert.equal(c.leader(), leader);
   c.tickUntil(() => c.storeIds.every((id) => logOf(c, id).truncated > RAFT_INIT_LOG_INDEX), 'the log being truncated', 20);
+});
+
+test('reads arriving before the next round share one ReadIndex request; a read after a write sees it', () => {
+  const c = TestCluster.bootstrap({ seed: 3 });
+  const leader = c.awaitLeader();
+  c.put('k', 'v1');
+  c.runUntilQuiet();
+  // Count the leader's heartbeats (ReadIndex confirmations ride on them) while three reads come in at once.
+  let heartbeats = 0;
+  c.addFilter((rm) => {
+    if (rm.message?.msgType === MessageType.MsgHeartbeat && rm.fromPeer?.storeId === leader) heartbeats++;
+    return true;
+  });
+  const joined = expectMark('raftstore: read joined a ReadIndex batch');
+  const reads = [1, 2, 3].map(() => c.command(leader, cmd(leader, [getReq('k')])));
+  c.runUntilQuiet();
+  joined.assertHit();
+  assert.equal(heartbeats, 2, 'one heartbeat per follower for the three reads');
+  for (const r of reads) {
+    const resp = c.answer(r).response;
+    assertOk(resp);
+    assert.equal(Buffer.from(resp.responses[0]?.get?.value ?? []).toString(), 'v1');
+  }
+  // A write acknowledged before a read arrives is seen by it (the batch closed at the write's round).
+  c.put('k', 'v2');
+  const after = c.command(leader, cmd(leader, [getReq('k')]));
+  c.runUntilQuiet();
+  assert.equal(Buffer.from(c.answer(after).response.responses[0]?.get?.value ?? []).toString(), 'v2');
 });

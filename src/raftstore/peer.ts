@@ -131,9 +131,12 @@ export interface PeerRound<R> {
   readonly splits: readonly AppliedSplit[];
   /** This follower applied its own removal: the store destroys it in the same batch. */
   readonly removedSelf: boolean;
+  /** Messages of the Ready already sent before the batch was written (a leader's appends). */
+  readonly early: ReadonlySet<Message>;
 }
 
 const EMPTY_EFFECTS: readonly never[] = Object.freeze([]);
+const NO_MESSAGES: ReadonlySet<Message> = new Set();
 
 export class RegionPeer<R> {
   readonly regionId: number;
@@ -393,6 +396,7 @@ export class RegionPeer<R> {
     assert(!this.inRound, `region ${this.regionId}: a round is already in flight`);
     this.stageLogGc(batch);
     this.flushProposals();
+    this.reads.closeBatch();
     if (!this.rawNode.hasReady()) return undefined;
     this.inRound = true;
     const rd = this.rawNode.ready();
@@ -413,7 +417,31 @@ export class RegionPeer<R> {
     // A destroyed peer's batch must be durable before anything it says goes out.
     // A changed region is synced too: its epoch must never be seen to go back after a crash.
     const sync = rd.mustSync || rd.snapshot !== undefined || updates.some((u) => u.kind === 'region');
-    return { ready: rd, updates, answers, sync, splits: this.roundSplits, removedSelf: this.roundRemovedSelf };
+    const early = this.earlyMessages(rd);
+    for (const m of early) this.send(m);
+    return { ready: rd, updates, answers, sync, splits: this.roundSplits, removedSelf: this.roundRemovedSelf, early };
+  }
+
+  /**
+   * The messages of a leader's Ready that may go out before its batch is
+   * durable: appends and heartbeats (raft thesis §10.2.1: the leader writes
+   * its log in parallel with replicating it; etcd raft's Ready contract allows
+   * sending while the same Ready's entries are written). A commit still waits
+   * for this write: the leader applies and answers only in a later round,
+   * after the entries are durable here, and broadcasts a commit index only
+   * in a later Ready too. Not when the Ready changes the term or the vote:
+   * a message may never precede the durable hard state that allows it.
+   */
+  private earlyMessages(rd: Ready): ReadonlySet<Message> {
+    if (!this.isLeader || rd.snapshot !== undefined || rd.messages.length === 0) return NO_MESSAGES;
+    if (rd.hardState !== undefined) {
+      const persisted = this.storage.initialState().hardState;
+      if (rd.hardState.term !== persisted.term || rd.hardState.vote !== persisted.vote) return NO_MESSAGES;
+    }
+    const early = new Set<Message>();
+    for (const m of rd.messages) if (m.msgType === MessageType.MsgAppend || m.msgType === MessageType.MsgHeartbeat) early.add(m);
+    if (early.size > 0) mark('raftstore: leader sent appends before its write');
+    return early;
   }
 
   /** Steps 2-5 of a round, once its batch is written (and fsynced if `round.sync`). */
@@ -429,7 +457,7 @@ export class RegionPeer<R> {
       const applied = round.removedSelf ? rd.committedEntries.filter((e) => e.index <= this.stagedApplied) : rd.committedEntries;
       for (const e of applied) observer.onApply(this.regionId, this.peerId, e);
     }
-    for (const m of rd.messages) this.send(m);
+    for (const m of rd.messages) if (!round.early.has(m)) this.send(m);
     for (const a of round.answers) this.respond(a.replyTo, a.response);
     this.reads.confirm(rd.readStates);
     this.rawNode.advance(rd);
@@ -657,10 +685,14 @@ export class RegionPeer<R> {
   private startRead(request: RaftCmdRequest, replyTo: R): void {
     if (!this.isLeader) return this.refuse(replyTo, this.notLeaderError());
     if (this.reads.size >= this.deps.config.readsMax) return this.refuse(replyTo, serverIsBusy(`${this.reads.size} reads pending`));
-    const { id, ctx } = this.reads.context(this.term);
-    const err = this.rawNode.readIndex(ctx);
-    if (err !== undefined) return this.refuse(replyTo, this.notLeaderError());
-    this.reads.add(id, { replyTo, request, term: this.term, index: undefined });
+    const batch = this.reads.batchFor(this.term);
+    if (batch.fresh) {
+      const err = this.rawNode.readIndex(batch.ctx);
+      if (err !== undefined) return this.refuse(replyTo, this.notLeaderError());
+    } else {
+      mark('raftstore: read joined a ReadIndex batch');
+    }
+    this.reads.add(batch, { replyTo, request, term: this.term, index: undefined });
   }
 
   /** Reads whose read index is applied: served from one read view each, in read-id order. */

@@ -30,28 +30,65 @@ export interface PendingRead<R> {
   index: number | undefined;
 }
 
-/** A ReadIndex context: the term (u48 LE) and a read id (u32 LE), unique for the leadership. */
+/** A ReadIndex context: the term (u48 LE) and a batch id (u32 LE), unique for the leadership. */
 const readCtxBytes = 10;
 
+/** The ReadIndex request a new read joins. */
+export interface ReadBatch {
+  readonly id: number;
+  readonly ctx: Buffer;
+  /** No request of this batch went to raft yet: the caller asks raft (`readIndex(ctx)`) before {@link ReadQueue.add}. */
+  readonly fresh: boolean;
+}
+
+/**
+ * Reads arriving between two rounds share one ReadIndex request (one
+ * heartbeat round to a quorum instead of one per read; TiKV batches reads
+ * the same way). Sharing is linearizable: a batch closes when its peer's
+ * next round starts, and a write can only be acknowledged at the end of a
+ * round, so no write acknowledged before a read arrived can be missing from
+ * the commit index the batch's first read fixed.
+ */
 export class ReadQueue<R> {
+  /** Reads by read id (arrival order). */
   private readonly reads = new Map<number, PendingRead<R>>();
-  private nextId = 1;
+  /** The reads of each ReadIndex request not yet confirmed, by batch id. */
+  private readonly batches = new Map<number, { readonly term: number; readonly reads: PendingRead<R>[] }>();
+  /** The batch new reads join, until the next round closes it. */
+  private open: { readonly id: number; readonly ctx: Buffer; readonly term: number } | undefined;
+  private nextReadId = 1;
+  private nextBatchId = 1;
 
   get size(): number {
     return this.reads.size;
   }
 
-  /** A fresh context for a read asked at `term`; `add` it once raft accepted the request. */
-  context(term: number): { readonly id: number; readonly ctx: Buffer } {
-    const id = this.nextId++ >>> 0;
+  /** The batch a read asked at `term` joins: the open one, or a fresh one. */
+  batchFor(term: number): ReadBatch {
+    const open = this.open;
+    if (open !== undefined && open.term === term) return { id: open.id, ctx: open.ctx, fresh: false };
+    const id = this.nextBatchId++ >>> 0;
     const ctx = Buffer.allocUnsafe(readCtxBytes);
     ctx.writeUIntLE(term, 0, 6);
     ctx.writeUInt32LE(id, 6);
-    return { id, ctx };
+    return { id, ctx, fresh: true };
   }
 
-  add(id: number, read: PendingRead<R>): void {
-    this.reads.set(id, read);
+  /** Adds a read to `batch` (a fresh batch only once raft accepted its ReadIndex request; it opens). */
+  add(batch: ReadBatch, read: PendingRead<R>): void {
+    this.reads.set(this.nextReadId++, read);
+    let members = this.batches.get(batch.id);
+    if (members === undefined) {
+      members = { term: read.term, reads: [] };
+      this.batches.set(batch.id, members);
+    }
+    members.reads.push(read);
+    if (batch.fresh) this.open = { id: batch.id, ctx: batch.ctx, term: read.term };
+  }
+
+  /** The peer's round starts: its Ready carries the open batch's request, later reads need a new one. */
+  closeBatch(): void {
+    this.open = undefined;
   }
 
   /** Records the read indexes raft confirmed (a context of another leadership matches nothing). */
@@ -59,8 +96,12 @@ export class ReadQueue<R> {
     for (const rs of readStates) {
       const ctx = rs.requestCtx;
       if (ctx.length !== readCtxBytes) continue;
-      const read = this.reads.get(ctx.readUInt32LE(6));
-      if (read !== undefined && ctx.readUIntLE(0, 6) === read.term) read.index = rs.index;
+      const id = ctx.readUInt32LE(6);
+      const batch = this.batches.get(id);
+      if (batch === undefined || ctx.readUIntLE(0, 6) !== batch.term) continue;
+      this.batches.delete(id);
+      if (this.open?.id === id) this.open = undefined;
+      for (const read of batch.reads) read.index = rs.index;
     }
   }
 
@@ -84,6 +125,12 @@ export class ReadQueue<R> {
 
   private take(pred: (r: PendingRead<R>) => boolean): PendingRead<R>[] {
     if (this.reads.size === 0) return [];
+    // Unconfirmed reads taken out are forgotten by raft too: their batches (and the open one) go with them.
+    for (const [id, batch] of this.batches) {
+      if (!batch.reads.some(pred)) continue;
+      this.batches.delete(id);
+      if (this.open?.id === id) this.open = undefined;
+    }
     const out: [number, PendingRead<R>][] = [];
     for (const entry of this.reads) if (pred(entry[1])) out.push(entry);
     if (out.length > 1) out.sort((a, b) => a[0] - b[0]);

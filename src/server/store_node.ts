@@ -512,6 +512,8 @@ export class StoreNode {
           this.runEffects(this.core.drain());
           return;
         }
+        // A leader's appends go out while its batch is written (RegionPeer.earlyMessages).
+        this.runEffects(this.core.drain());
         // A round of messages only (heartbeats, read confirmations) has nothing to persist.
         if (!round.batch.isEmpty()) {
           unwritten = 0;

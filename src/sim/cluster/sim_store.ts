@@ -225,6 +225,8 @@ export class SimStore {
         this.execute(core.drain());
         return;
       }
+      // A leader's appends go out while its batch is written (RegionPeer.earlyMessages).
+      this.execute(core.drain());
       if (!round.sync) {
         // Nothing to fsync (only a commit index moved, applies, GC): the write need not complete first.
         if (!round.batch.isEmpty()) this.deps.disk.submit(round.batch, false);
