@@ -20,7 +20,7 @@
  *   in-flight calls finish within a grace period, then cancels the rest.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { grpcMessageBytesMax } from '../config/limits.js';
 import { StoreAdminService } from '../pb/adminpb.js';
 import type { SplitRegionRequest, SplitRegionResponse } from '../pb/adminpb.js';
@@ -32,6 +32,7 @@ import { SnapshotAssembler, SnapshotChunkError } from '../raftstore/snapshot_chu
 import { assert, AssertionError } from '../util/assert.js';
 import type { Logger } from '../util/log.js';
 import { serviceError, toServiceError } from './grpc_errors.js';
+import { lenientService, MalformedRequest, shutdownGracefully } from './grpc_plumbing.js';
 import { STORE_STREAM_UNIMPLEMENTED_METHODS, UNIMPLEMENTED_METHODS } from './server.js';
 import type { Server } from './server.js';
 
@@ -69,32 +70,6 @@ export interface RunningGrpcServer {
   readonly port: number;
   /** Graceful stop: waits up to `graceMs` for in-flight calls. */
   shutdown(graceMs?: number): Promise<void>;
-}
-
-/** Marks a request whose bytes did not decode. */
-class MalformedRequest {
-  constructor(readonly reason: string) {}
-}
-
-/**
- * Copies a service definition with request decoders that never throw: a
- * decode failure becomes a {@link MalformedRequest} the handler can answer.
- */
-function lenientService(def: ServiceDefinition): ServiceDefinition {
-  const out: Record<string, ServiceDefinition[string]> = {};
-  for (const [name, method] of Object.entries(def)) {
-    out[name] = {
-      ...method,
-      requestDeserialize: (bytes: Buffer): unknown => {
-        try {
-          return method.requestDeserialize(bytes);
-        } catch (err: unknown) {
-          return new MalformedRequest(err instanceof Error ? err.message : String(err));
-        }
-      },
-    };
-  }
-  return out;
 }
 
 type UnaryHandler = (req: never) => Promise<unknown>;
@@ -325,17 +300,4 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
       return shutdownGracefully(grpcServer, graceMs);
     },
   };
-}
-
-function shutdownGracefully(server: grpc.Server, graceMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const force = setTimeout(() => {
-      server.forceShutdown();
-      resolve();
-    }, graceMs);
-    server.tryShutdown(() => {
-      clearTimeout(force);
-      resolve();
-    });
-  });
 }

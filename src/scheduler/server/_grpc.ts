@@ -13,38 +13,14 @@
  *   {@link toServiceError}.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { ServiceDefinition } from '@grpc/grpc-js';
 import type { ResponseHeader } from '../../pb/schedulerpb.js';
 import { serviceError, toServiceError } from '../../server/grpc_errors.js';
+import { MalformedRequest } from '../../server/grpc_plumbing.js';
+
+export { lenientService, MalformedRequest } from '../../server/grpc_plumbing.js';
 import { AssertionError } from '../../util/assert.js';
 import type { Logger } from '../../util/log.js';
 import { SchedulerError, toPbError } from '../errors.js';
-
-/** A request whose bytes did not decode. */
-export class MalformedRequest {
-  constructor(readonly reason: string) {}
-}
-
-/**
- * A copy of `def` whose request decoders never throw: a decode failure
- * becomes a {@link MalformedRequest} the handler refuses.
- */
-export function lenientService<D extends ServiceDefinition>(def: D): D {
-  const out: Record<string, ServiceDefinition[string]> = {};
-  for (const [name, method] of Object.entries(def)) {
-    out[name] = {
-      ...method,
-      requestDeserialize: (bytes: Buffer): unknown => {
-        try {
-          return method.requestDeserialize(bytes);
-        } catch (err: unknown) {
-          return new MalformedRequest(err instanceof Error ? err.message : String(err));
-        }
-      },
-    };
-  }
-  return out as D;
-}
 
 /** A response carrying only a header (ts-proto `fromPartial` fills the rest with defaults). */
 export type FromHeader<Res> = (partial: { header: ResponseHeader }) => Res;

@@ -35,6 +35,7 @@ import type { ScheduleConfig } from '../config.js';
 import { SchedulerError } from '../errors.js';
 import { openScheduler } from '../open.js';
 import type { SchedulerCore } from '../open.js';
+import { shutdownGracefully } from '../../server/grpc_plumbing.js';
 import { crash, lenientService } from './_grpc.js';
 import { HeartbeatStreams } from './heartbeat_streams.js';
 import { LmdbSchedulerStorage } from './lmdb_storage.js';
@@ -202,17 +203,4 @@ class TickLoop {
       this.logger.warn({ err }, 'scheduling tick failed');
     }
   }
-}
-
-function shutdownGracefully(server: grpc.Server, graceMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const force = setTimeout(() => {
-      server.forceShutdown();
-      resolve();
-    }, graceMs);
-    server.tryShutdown(() => {
-      clearTimeout(force);
-      resolve();
-    });
-  });
 }
