@@ -22,6 +22,7 @@ import type { ChildNode } from '../cli/processes.js';
 import type { Playground } from '../cli/playground.js';
 import type { Prng } from '../util/prng.js';
 import { sleep } from './workload.js';
+import { pause } from '../client/backoff.js';
 
 export type NemesisTarget = { readonly kind: 'scheduler' } | { readonly kind: 'store'; readonly index: number };
 
@@ -165,16 +166,7 @@ export class Nemesis {
   /** A pause that {@link stop} ends early. */
   private pause(ms: number): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    const signal = this.abort.signal;
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-    });
+    return pause(ms, this.abort.signal);
   }
 }
 
