@@ -1,0 +1,25 @@
+/**
+ * The public surface of the MVCC layer (TinyKV kv/transaction/mvcc): key
+ * encodings, Lock and Write records, and MvccTxn.
+ */
+export {
+  decodeBytes,
+  decodeKey,
+  decodeTimestamp,
+  decodeUserKey,
+  encodeBytes,
+  encodeKey,
+  physical,
+  PHYSICAL_SHIFT_BITS,
+  TS_BYTES,
+  U64_MAX,
+} from './codec.js';
+export type { DecodedBytes } from './codec.js';
+export { MVCC_ERROR_CODES, MvccError } from './errors.js';
+export type { MvccErrorCode } from './errors.js';
+export { encodeLock, LOCK_TAIL_BYTES, parseLock } from './lock.js';
+export type { Lock } from './lock.js';
+export { MvccTxn } from './mvcc_txn.js';
+export type { CommittedWrite } from './mvcc_txn.js';
+export { encodeWrite, isWriteKind, parseWrite, WRITE_BYTES, WriteKind, writeKindName } from './write.js';
+export type { Write } from './write.js';
