@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { scanLimitMax, userKeyBytesMax, userValueBytesMax } from '../config/limits.js';
 import { RawGetRequest } from '../pb/kvrpcpb.js';
+import type { GetResponse } from '../pb/kvrpcpb.js';
 import { CF_DEFAULT } from '../storage/engine.js';
 import { startHarness } from './_test_driver.js';
 import type { Harness } from './_test_driver.js';
@@ -116,10 +117,26 @@ describe('bad input over gRPC', () => {
     assert.ok(h.client);
     const client = h.client;
     const err = await new Promise<grpc.ServiceError | null>((resolve) => {
-      client.kvGet({ context: undefined, key: b(1), version: 1n }, (e) => resolve(e));
+      client.kvScan({ context: undefined, startKey: b(1), limit: 1, version: 1n }, (e) => resolve(e));
     });
     assert.equal(err?.code, grpc.status.UNIMPLEMENTED);
-    assert.match(err?.details ?? '', /KvGet is not implemented/);
+    assert.match(err?.details ?? '', /KvScan is not implemented/);
+  });
+
+  test('KvGet is served: bad input answers KeyError.abort InvalidArgument, good input a read', async () => {
+    assert.ok(h.client);
+    const client = h.client;
+    const get = (key: Buffer): Promise<GetResponse> =>
+      new Promise((resolve, reject) => {
+        client.kvGet({ context: undefined, key, version: 1n }, (e, res) => (e === null ? resolve(res) : reject(e)));
+      });
+    const bad = await get(Buffer.alloc(0));
+    assert.equal(bad.error?.abort, 'InvalidArgument: key is empty');
+    // The raw pair [1]=[10] is not an MVCC record, so a transactional read finds nothing.
+    const good = await get(b(1));
+    assert.equal(good.error, undefined);
+    assert.equal(good.notFound, true);
+    await assertUntouched();
   });
 
   test('the server still serves after all of the above', async () => {

@@ -28,7 +28,7 @@ test('toServiceError() maps the other storage and engine errors', () => {
     [new StorageError(STORAGE_ERROR_CODES.InvalidCf, 'Column family "raft" is internal'), status.INVALID_ARGUMENT],
     [new EngineError(ENGINE_ERROR_CODES.Closed, 'closed'), status.UNAVAILABLE],
     [new EngineError(ENGINE_ERROR_CODES.Io, 'disk on fire'), status.INTERNAL],
-    [new UnimplementedError('KvGet is not implemented'), status.UNIMPLEMENTED],
+    [new UnimplementedError('KvScan is not implemented'), status.UNIMPLEMENTED],
     [new Error('surprise'), status.INTERNAL],
   ];
   for (const [err, code] of cases) assert.equal(toServiceError(err).code, code, String(err));

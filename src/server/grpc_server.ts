@@ -248,6 +248,9 @@ function implementation(options: GrpcServerOptions, streams: Set<StoreStream>): 
     rawPut: unary('RawPut', (req) => server.rawPut(req), logger),
     rawDelete: unary('RawDelete', (req) => server.rawDelete(req), logger),
     rawScan: unary('RawScan', (req) => server.rawScan(req), logger),
+    kvGet: unary('KvGet', (req) => server.kvGet(req), logger),
+    kvPrewrite: unary('KvPrewrite', (req) => server.kvPrewrite(req), logger),
+    kvCommit: unary('KvCommit', (req) => server.kvCommit(req), logger),
   };
   for (const [method, details] of Object.entries(UNIMPLEMENTED_METHODS)) impl[method] = unimplemented(details);
   if (raftSink === undefined) {

@@ -1,11 +1,23 @@
 /**
  * TinyKV's `Server` (kv/server/server.go): the handlers of service
  * `tinykvpb.TinyKv`, independent of gRPC so tests can call them directly.
- * Raw commands are served now; transactional commands, the coprocessor and
- * store-to-store streams arrive with later issues and answer
+ * Raw commands and the TinyKV 4B transactional commands (KvGet, KvPrewrite,
+ * KvCommit) are served; the other transactional commands, the coprocessor
+ * and store-to-store streams arrive with later issues and answer
  * {@link UnimplementedError} until then.
+ *
+ * Bad input to a transactional command is answered without touching storage
+ * in a KeyError whose `abort` starts with `InvalidArgument:` (their responses
+ * have no string `error` field; `abort` tells the client not to retry).
  */
 import type {
+  CommitRequest,
+  CommitResponse,
+  GetRequest,
+  GetResponse,
+  KeyError,
+  PrewriteRequest,
+  PrewriteResponse,
   RawDeleteRequest,
   RawDeleteResponse,
   RawGetRequest,
@@ -16,14 +28,27 @@ import type {
   RawScanResponse,
 } from '../pb/kvrpcpb.js';
 import type { Storage } from '../storage/storage.js';
+import { kvCommit } from '../txn/commands/commit.js';
+import { kvGet } from '../txn/commands/get.js';
+import { kvPrewrite } from '../txn/commands/prewrite.js';
+import { Latches } from '../txn/latches.js';
 import { rawDelete, rawGet, rawPut, rawScan } from './raw_api.js';
+import { checkCommitTs, checkKey, checkLockTtl, checkTs, checkValue } from './validate.js';
 
 /** A method of the protocol that this build does not serve yet. */
 export class UnimplementedError extends Error {
   override readonly name = 'UnimplementedError';
 }
 
+/** The KeyError answering bad input (see the module comment). */
+function invalidInput(message: string): KeyError {
+  return { locked: undefined, retryable: '', abort: message, conflict: undefined };
+}
+
 export class Server {
+  /** Serialises the transactional commands per key (TinyKV Server.Latches). */
+  readonly latches = new Latches();
+
   constructor(readonly storage: Storage) {}
 
   rawGet(req: RawGetRequest): Promise<RawGetResponse> {
@@ -41,14 +66,50 @@ export class Server {
   rawScan(req: RawScanRequest): Promise<RawScanResponse> {
     return rawScan(this.storage, req);
   }
+
+  async kvGet(req: GetRequest): Promise<GetResponse> {
+    const error = checkKey(req.key) ?? checkTs(req.version, 'version');
+    if (error !== undefined) return { regionError: undefined, error: invalidInput(error), value: Buffer.alloc(0), notFound: false };
+    return kvGet(this.storage, req);
+  }
+
+  async kvPrewrite(req: PrewriteRequest): Promise<PrewriteResponse> {
+    const error = checkPrewrite(req);
+    if (error !== undefined) return { regionError: undefined, errors: [invalidInput(error)] };
+    return kvPrewrite(this.storage, this.latches, req);
+  }
+
+  async kvCommit(req: CommitRequest): Promise<CommitResponse> {
+    const error = checkCommit(req);
+    if (error !== undefined) return { regionError: undefined, error: invalidInput(error) };
+    return kvCommit(this.storage, this.latches, req);
+  }
+}
+
+function checkPrewrite(req: PrewriteRequest): string | undefined {
+  const error = checkTs(req.startVersion, 'start version') ?? checkLockTtl(req.lockTtl);
+  if (error !== undefined) return error;
+  for (const m of req.mutations) {
+    const bad = checkKey(m.key) ?? checkValue(m.value);
+    if (bad !== undefined) return bad;
+  }
+  // The primary is only stored in locks, so an empty request needs none.
+  return req.mutations.length === 0 ? undefined : checkKey(req.primaryLock, 'primary lock');
+}
+
+function checkCommit(req: CommitRequest): string | undefined {
+  const error = checkTs(req.startVersion, 'start version') ?? checkTs(req.commitVersion, 'commit version');
+  if (error !== undefined) return error;
+  for (const key of req.keys) {
+    const bad = checkKey(key);
+    if (bad !== undefined) return bad;
+  }
+  return checkCommitTs(req.startVersion, req.commitVersion);
 }
 
 /** What each not-yet-served method says when called. */
 export const UNIMPLEMENTED_METHODS = {
-  kvGet: 'KvGet is not implemented: transactional (Percolator) commands are not served by this build',
   kvScan: 'KvScan is not implemented: transactional (Percolator) commands are not served by this build',
-  kvPrewrite: 'KvPrewrite is not implemented: transactional (Percolator) commands are not served by this build',
-  kvCommit: 'KvCommit is not implemented: transactional (Percolator) commands are not served by this build',
   kvCheckTxnStatus: 'KvCheckTxnStatus is not implemented: transactional (Percolator) commands are not served by this build',
   kvBatchRollback: 'KvBatchRollback is not implemented: transactional (Percolator) commands are not served by this build',
   kvResolveLock: 'KvResolveLock is not implemented: transactional (Percolator) commands are not served by this build',

@@ -48,3 +48,22 @@ export function checkScanLimit(limit: number): string | undefined {
   }
   return undefined;
 }
+
+const U64_MAX = (1n << 64n) - 1n;
+
+/** A TSO timestamp must be a u64 (the wire type); the decoder guarantees it, direct callers may not. */
+export function checkTs(ts: bigint, what: string): string | undefined {
+  if (ts < 0n || ts > U64_MAX) return invalid(`${what} ${ts} is not a u64 timestamp`);
+  return undefined;
+}
+
+/** A lock TTL is a non-negative whole number of milliseconds. */
+export function checkLockTtl(ttlMs: number): string | undefined {
+  if (!Number.isSafeInteger(ttlMs) || ttlMs < 0) return invalid(`lock ttl must be a non-negative integer of ms, got ${ttlMs}`);
+  return undefined;
+}
+
+/** Percolator: a transaction commits after it starts (TiKV InvalidTxnTso). */
+export function checkCommitTs(startTs: bigint, commitTs: bigint): string | undefined {
+  return commitTs > startTs ? undefined : invalid(`commit version ${commitTs} must be greater than start version ${startTs}`);
+}

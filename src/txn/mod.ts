@@ -23,3 +23,8 @@ export { MvccTxn } from './mvcc_txn.js';
 export type { CommittedWrite } from './mvcc_txn.js';
 export { encodeWrite, isWriteKind, parseWrite, WRITE_BYTES, WriteKind, writeKindName } from './write.js';
 export type { Write } from './write.js';
+export { Latches, sortedUniqueKeys } from './latches.js';
+export type { LatchValidation, ReleaseLatches } from './latches.js';
+export { kvCommit } from './commands/commit.js';
+export { kvGet } from './commands/get.js';
+export { kvPrewrite } from './commands/prewrite.js';
