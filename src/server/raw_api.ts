@@ -20,24 +20,12 @@ import type {
   RawScanRequest,
   RawScanResponse,
 } from '../pb/kvrpcpb.js';
-import type { Error as RegionError } from '../pb/errorpb.js';
-import { regionErrorOf } from '../storage/storage.js';
+import { answeringRegionErrors } from '../storage/storage.js';
 import type { Storage, StorageContext } from '../storage/storage.js';
 import { toBuffer } from './buffers.js';
 import { checkCf, checkKey, checkScanLimit, checkStartKey, checkValue } from './validate.js';
 
 const NO_CONTEXT: StorageContext = { regionId: 0, term: 0 };
-
-/** Runs `body`; a region error it throws becomes `onRegionError`'s response, anything else propagates. */
-async function answeringRegionErrors<T>(body: () => Promise<T>, onRegionError: (error: RegionError) => T): Promise<T> {
-  try {
-    return await body();
-  } catch (err: unknown) {
-    const regionError = regionErrorOf(err);
-    if (regionError === undefined) throw err;
-    return onRegionError(regionError);
-  }
-}
 
 export async function rawGet(storage: Storage, req: RawGetRequest): Promise<RawGetResponse> {
   const res: RawGetResponse = { regionError: undefined, error: '', value: Buffer.alloc(0), notFound: false };

@@ -95,6 +95,17 @@ export function regionErrorOf(err: unknown): RegionError | undefined {
   return err instanceof StorageError && err.code === STORAGE_ERROR_CODES.RegionError ? err.regionError : undefined;
 }
 
+/** Runs `body`; a region error it throws becomes `onRegionError`'s response (the handlers answer it in `region_error`), anything else propagates. */
+export async function answeringRegionErrors<T>(body: () => Promise<T>, onRegionError: (error: RegionError) => T): Promise<T> {
+  try {
+    return await body();
+  } catch (err: unknown) {
+    const regionError = regionErrorOf(err);
+    if (regionError === undefined) throw err;
+    return onRegionError(regionError);
+  }
+}
+
 /**
  * Storage serves the data column families only (default, lock, write).
  * @throws {StorageError} InvalidCf for an internal one (raft, meta).

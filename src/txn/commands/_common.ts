@@ -4,9 +4,8 @@
  * from replicated storage is answered in the response's `regionError` field,
  * as TinyKV does; any other thrown value propagates to the gRPC edge).
  */
-import type { Error as RegionError } from '../../pb/errorpb.js';
 import type { Context, KeyError, LockInfo } from '../../pb/kvrpcpb.js';
-import { regionErrorOf } from '../../storage/storage.js';
+export { answeringRegionErrors } from '../../storage/storage.js';
 import type { StorageContext } from '../../storage/storage.js';
 import type { Lock } from '../lock.js';
 
@@ -37,13 +36,3 @@ export function lockInfo(key: Uint8Array, lock: Lock): LockInfo {
   };
 }
 
-/** Runs `body`; a region error it throws becomes `onRegionError`'s response, anything else propagates. */
-export async function answeringRegionErrors<T>(body: () => Promise<T>, onRegionError: (error: RegionError) => T): Promise<T> {
-  try {
-    return await body();
-  } catch (err: unknown) {
-    const regionError = regionErrorOf(err);
-    if (regionError === undefined) throw err;
-    return onRegionError(regionError);
-  }
-}
