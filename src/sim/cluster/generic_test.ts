@@ -143,7 +143,7 @@ function genericBody(cluster: Cluster, params: GenericParams): void {
   // on opposite sides) may have no leader for longer than a request's budget. A request or
   // conf change begun while the network faults are on may therefore time out; it is retried.
   // Once the network is healed, everything owes progress within its budget again.
-  const network = { faulty: false, healedAtMs: 0 };
+  const network: NetworkState = { faulty: false, healedAtMs: 0 };
   const mayTimeOut = (): boolean => network.faulty;
   for (let iter = 0; iter < iterations; iter++) {
     if (cluster.trace.enabled) cluster.trace.record(`generic: iteration ${iter}`);
@@ -154,37 +154,10 @@ function genericBody(cluster: Cluster, params: GenericParams): void {
       c.running = true;
       clientLoop(cluster, c, () => done, mayTimeOut);
     }
-    let chaosRunning = false;
-    if (params.unreliable || params.partitions) {
-      chaosRunning = true;
-      network.faulty = true;
-      const chaos = (): void => {
-        if (done) {
-          chaosRunning = false;
-          return;
-        }
-        if (params.partitions) {
-          const sides = cluster.storeIds.map(() => rnd.intInclusive(0, 1));
-          const s1 = cluster.storeIds.filter((_, i) => sides[i] === 0);
-          const s2 = cluster.storeIds.filter((_, i) => sides[i] === 1);
-          cluster.clearFilters();
-          cluster.addPartition(s1, s2);
-        }
-        if (params.unreliable) cluster.addDropFilter(rnd);
-        cluster.clock.schedule(electionTimeoutMs + rnd.intInclusive(0, 199), WORLD, 'chaos', chaos);
-      };
-      cluster.clock.schedule(300, WORLD, 'chaos start', chaos);
-    }
-    let confchangerRunning = false;
-    if (params.confchange === true) {
-      confchangerRunning = true;
-      cluster.clock.schedule(100, WORLD, 'confchanger start', () => confchanger(cluster, rnd, () => done, () => {
-        confchangerRunning = false;
-      }, network));
-    }
+    const faults = startIterationFaults(cluster, rnd, params, () => done, network);
     cluster.runFor(windowMs);
     done = true;
-    runUntilTrue(cluster, () => !chaosRunning, 2 * electionTimeoutMs, 'chaos loop stop');
+    runUntilTrue(cluster, () => !faults.chaosRunning(), 2 * electionTimeoutMs, 'chaos loop stop');
     if (params.unreliable || params.partitions) {
       cluster.clearFilters();
       network.faulty = false;
@@ -192,7 +165,7 @@ function genericBody(cluster: Cluster, params: GenericParams): void {
       cluster.runFor(electionTimeoutMs);
     }
     // Unlike TinyKV, the conf changer is joined (on the healed network): its operation finishes first.
-    runUntilTrue(cluster, () => !confchangerRunning, 30_000, 'confchanger stop');
+    runUntilTrue(cluster, () => !faults.confchangerRunning(), 30_000, 'confchanger stop');
     runUntilTrue(cluster, () => clients.every((c) => !c.running), 60_000, 'clients stop');
     if (params.crash) {
       for (const id of cluster.storeIds) cluster.stopServer(id);
@@ -226,6 +199,56 @@ function genericBody(cluster: Cluster, params: GenericParams): void {
   }
 }
 
+/** Whether the network faults are on, and when they were last healed (a change's budget restarts then). */
+export interface NetworkState {
+  faulty: boolean;
+  healedAtMs: number;
+}
+
+export interface IterationFaults {
+  readonly chaosRunning: () => boolean;
+  readonly confchangerRunning: () => boolean;
+}
+
+/**
+ * Starts one iteration's faults as GenericTest does: the chaos loop (with
+ * `partitions`, re-partition the stores at random; with `unreliable`, stack
+ * a drop filter) every election timeout + rand(0..199) ms from 300 ms on,
+ * and with `confchange` the conf changer from 100 ms on. Both stop once
+ * `isDone()` holds; the caller heals the network (clearFilters) itself.
+ */
+export function startIterationFaults(cluster: Cluster, rnd: Prng, params: GenericParams, isDone: () => boolean, network: NetworkState): IterationFaults {
+  let chaosRunning = false;
+  if (params.unreliable || params.partitions) {
+    chaosRunning = true;
+    network.faulty = true;
+    const chaos = (): void => {
+      if (isDone()) {
+        chaosRunning = false;
+        return;
+      }
+      if (params.partitions) {
+        const sides = cluster.storeIds.map(() => rnd.intInclusive(0, 1));
+        const s1 = cluster.storeIds.filter((_, i) => sides[i] === 0);
+        const s2 = cluster.storeIds.filter((_, i) => sides[i] === 1);
+        cluster.clearFilters();
+        cluster.addPartition(s1, s2);
+      }
+      if (params.unreliable) cluster.addDropFilter(rnd);
+      cluster.clock.schedule(electionTimeoutMs + rnd.intInclusive(0, 199), WORLD, 'chaos', chaos);
+    };
+    cluster.clock.schedule(300, WORLD, 'chaos start', chaos);
+  }
+  let confchangerRunning = false;
+  if (params.confchange === true) {
+    confchangerRunning = true;
+    cluster.clock.schedule(100, WORLD, 'confchanger start', () => confchanger(cluster, rnd, isDone, () => {
+      confchangerRunning = false;
+    }, network));
+  }
+  return { chaosRunning: () => chaosRunning, confchangerRunning: () => confchangerRunning };
+}
+
 /** How long the conf changer waits for the scheduler to see its change (TinyKV: 500 × 10 ms). */
 const confChangeWaitMs = 5_000;
 
@@ -237,7 +260,7 @@ const confChangeWaitMs = 5_000;
  * faulty a change may wait longer than its budget; once healed, it has its
  * budget again from the moment of healing.
  */
-function confchanger(cluster: Cluster, rnd: Prng, isDone: () => boolean, onStop: () => void, network: { readonly faulty: boolean; readonly healedAtMs: number }): void {
+function confchanger(cluster: Cluster, rnd: Prng, isDone: () => boolean, onStop: () => void, network: Readonly<NetworkState>): void {
   const step = (): void => {
     if (isDone()) return onStop();
     const region = cluster.scheduler.randomRegion(rnd);
