@@ -21,7 +21,8 @@ import { MemEngine } from '../storage/mem_engine.js';
 import { WriteBatch } from '../storage/write_batch.js';
 import type { Refused } from './conf_change.js';
 import { cloneRegion } from './responses.js';
-import { applySplit, checkSplit } from './split.js';
+import { applySplit, checkSplit, isTxnSafeBoundary, txnSafeBoundary } from './split.js';
+import { encodeKey } from '../txn/codec.js';
 import type { AppliedSplit } from './split.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
@@ -136,9 +137,10 @@ test('checkSplit() merges the data CFs in key order', async () => {
   const merged = ['a', 'b', 'c', 'd', 'd', 'e', 'f'];
   const total = merged.length * 10;
   for (let splitSize = 0; splitSize < total; splitSize++) {
-    // The entry at index floor(splitSize / 10) is the first to pass splitSize.
+    // The entry at index floor(splitSize / 10) is the first to pass splitSize. The region holds
+    // write-CF data, so its boundaries must leave data on the left: never the first entry's key.
     const res = checkSplit(engine, region('', ''), total - 1, splitSize);
-    assert.equal(splitKeyOf(res), merged[Math.floor(splitSize / 10)], `split size ${splitSize}`);
+    assert.equal(splitKeyOf(res), merged[Math.max(1, Math.floor(splitSize / 10))], `split size ${splitSize}`);
     assert.equal(res.sizeBytes, total);
   }
 });
@@ -290,4 +292,71 @@ test('applySplit() refuses an admin request without a split body', () => {
   assert.ok(req.adminRequest !== undefined);
   req.adminRequest.split = undefined;
   assertRefusedInvalid(region('a', 'z'), req, 'no body');
+});
+
+// ---- split keys of regions holding transactional data ----
+
+/** TinyKV's MVCC layout of one committed Put: lock-free, write and default CF entries at encodeKey(k, ts). */
+function mvccPuts(key: Buffer, versions: readonly bigint[]): Put[] {
+  const out: Put[] = [];
+  for (const ts of versions) {
+    const enc = Buffer.from(encodeKey(key, ts)).toString('latin1');
+    out.push([CF_DEFAULT, enc, 'v'.repeat(20)], [CF_WRITE, enc, 'w'.repeat(9)]);
+  }
+  return out;
+}
+
+async function latin1Engine(puts: readonly Put[]): Promise<MemEngine> {
+  const engine = new MemEngine({ cfs: DATA_CFS });
+  const wb = new WriteBatch();
+  for (const [cf, k, v] of puts) wb.put(cf, Buffer.from(k, 'latin1'), b(v));
+  await engine.write(wb, { sync: false });
+  return engine;
+}
+
+test('txnSafeBoundary() cuts the user key to 8 bytes and drops trailing zero bytes', () => {
+  assert.equal(Buffer.from(txnSafeBoundary(encodeKey(b('account-000123'), 7n)) ?? []).toString(), 'account-');
+  assert.equal(Buffer.from(txnSafeBoundary(b('k07')) ?? []).toString(), 'k07');
+  assert.deepEqual([...(txnSafeBoundary(Buffer.from([1, 2, 0, 0])) ?? [])], [1, 2]);
+  assert.equal(txnSafeBoundary(Buffer.from([0, 0])), undefined);
+  assert.equal(isTxnSafeBoundary(b('abcdefgh')), true);
+  assert.equal(isTxnSafeBoundary(b('abcdefghi')), false);
+  assert.equal(isTxnSafeBoundary(Buffer.from([5, 0])), false);
+});
+
+test('a txn-safe boundary puts every key of a user key (lock, write, default) on its side', async () => {
+  // Exhaustive over short keys around the boundaries, including 0x00 and 0xff bytes and 9+ byte keys.
+  const alphabet = [0x00, 0x01, 0x61, 0xff];
+  const keys: Buffer[] = [b('abcdefgh'), b('abcdefgh\x00'), b('abcdefgh\x01'), b('abcdefghij'), b('abcdefg'), b('abcdefg\x00\x00')];
+  for (const x of alphabet) for (const y of alphabet) keys.push(Buffer.from([0x61, x, y]), Buffer.from([x]), Buffer.from([0x61, x]));
+  const boundaries = keys.map((k) => txnSafeBoundary(k)).filter((x): x is Uint8Array => x !== undefined);
+  for (const bound of boundaries) {
+    assert.ok(isTxnSafeBoundary(bound));
+    for (const k of keys) {
+      const left = Buffer.compare(k, Buffer.from(bound)) < 0;
+      for (const ts of [0n, 1n, 1n << 40n, (1n << 64n) - 1n]) {
+        const enc = Buffer.from(encodeKey(k, ts));
+        assert.equal(Buffer.compare(enc, Buffer.from(bound)) < 0, left, `key ${k.toString('hex')} ts ${ts} vs boundary ${Buffer.from(bound).toString('hex')}`);
+      }
+    }
+  }
+});
+
+test('checkSplit() in a region with write-CF data never splits one user key\'s versions apart', async () => {
+  // Three 12-byte user keys sharing 8 bytes ("account-"), then others: only a boundary between 8-byte prefixes is allowed.
+  const puts: Put[] = [
+    ...mvccPuts(b('account-0001'), [10n, 20n, 30n, 40n]),
+    ...mvccPuts(b('account-0002'), [11n, 21n]),
+    ...mvccPuts(b('balance-0001'), [12n, 22n, 32n]),
+    [CF_LOCK, 'balance-0001', 'lock'],
+  ];
+  const engine = await latin1Engine(puts);
+  const res = checkSplit(engine, region('', ''), 100, 60);
+  assert.equal(splitKeyOf(res), 'balance-', 'the first safe boundary after the split size');
+  // The same keys as raw data only (no write CF) split at a raw key, as before.
+  const raw = await engineWith([[CF_DEFAULT, 'account-0001', 'v'.repeat(80)], [CF_DEFAULT, 'account-0002', 'v'.repeat(80)]]);
+  assert.equal(splitKeyOf(checkSplit(raw, region('', ''), 100, 120)), 'account-0002');
+  // All keys behind one 8-byte prefix: no safe boundary inside the region, no split.
+  const one = await latin1Engine(mvccPuts(b('account-0001'), [1n, 2n, 3n, 4n, 5n, 6n]));
+  assert.equal(checkSplit(one, region('', ''), 100, 60).splitKey, undefined);
 });

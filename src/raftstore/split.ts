@@ -3,6 +3,26 @@
  * a split key from a consistent view of the region's data, and the split
  * itself, validated against the region as applied so far.
  *
+ * Split keys of regions holding transactional data. Percolator's data of one
+ * user key `k` lies in three CFs under different keys: `k` in the lock CF,
+ * `EncodeBytes(k) ++ ts` in the write and default CFs (TinyKV's byte
+ * formats). Regions are ranges of user keys (clients route by user key) and
+ * the engine holds each region's data as raw byte ranges of every CF, so a
+ * region boundary `b` must put all of k's keys on the side k is on. Not
+ * every `b` does: EncodeBytes puts a marker byte after each 8-byte group, so
+ * for keys of 9 bytes and more, `k < b` and `EncodeBytes(k) > b` can both
+ * hold (and a boundary inside one key's versions would split them). A
+ * boundary of at most 8 bytes whose last byte is not 0x00 is safe: for every
+ * k, `k < b` ⇔ `EncodeBytes(k) ++ anything < b` (the comparison is decided in
+ * the first 8 bytes, where the encoding equals the key, or by b's nonzero
+ * last byte against the encoding's zero padding). So once a region holds
+ * write-CF data, the checker only picks such boundaries: the user key of the
+ * entry at the split point (decoded when it is an MVCC key), cut to 8 bytes
+ * and stripped of trailing 0x00 bytes. A region whose keys all share their
+ * first 8 bytes then cannot split (docs/TXN.md); raw-only regions split
+ * anywhere, as before. TiKV avoids the limit by storing lock keys encoded
+ * too, which TinyKV's format does not.
+ *
  * HARD-CASES P3: the checker only runs when apply has seen enough new bytes
  * (the peer keeps a size delta), and a split resets the estimates. P4: a
  * split request is checked against the current region at apply (epoch
@@ -12,9 +32,10 @@
  */
 import type { Region } from '../pb/metapb.js';
 import type { RaftCmdRequest } from '../pb/raft_cmdpb.js';
-import { DATA_CFS } from '../storage/engine.js';
+import { CF_WRITE, DATA_CFS } from '../storage/engine.js';
 import type { Reader } from '../storage/engine.js';
 import type { KvEntry } from '../storage/engine.js';
+import { decodeKey } from '../txn/codec.js';
 import { compareBytes } from '../util/bytes.js';
 import type { Refused } from './conf_change.js';
 import { keyInRegion } from './cmd_check.js';
@@ -37,14 +58,60 @@ export interface SplitCheckResult {
 export function checkSplit(reader: Reader, region: Region, maxSizeBytes: number, splitSizeBytes: number): SplitCheckResult {
   let size = 0;
   let splitKey: Buffer | undefined;
+  const txn = holdsTxnData(reader, region);
+  // Txn-safe boundaries at or below the first entry's would leave the left half without data.
+  let floor: Uint8Array = region.startKey;
+  let first = true;
   for (const e of mergedEntries(reader, region)) {
     size += e.key.length + e.value.length;
-    // Not the region's first key: both halves must be non-empty ranges.
-    if (splitKey === undefined && size > splitSizeBytes && compareBytes(e.key, region.startKey) > 0) splitKey = Buffer.from(e.key);
+    if (txn && first) {
+      const bound = txnSafeBoundary(e.key);
+      if (bound !== undefined && compareBytes(bound, floor) > 0) floor = bound;
+    }
+    first = false;
+    if (splitKey === undefined && size > splitSizeBytes) {
+      const candidate = txn ? txnSafeBoundary(e.key) : e.key;
+      // Not at or before the region's first key: both halves must be non-empty ranges.
+      if (candidate !== undefined && compareBytes(candidate, floor) > 0) splitKey = Buffer.from(candidate);
+    }
     // Past the maximum only a split key is still wanted (the first entries may alone exceed it).
     if (size > maxSizeBytes && splitKey !== undefined) return { sizeBytes: size, splitKey };
   }
   return { sizeBytes: size, splitKey: size > maxSizeBytes ? splitKey : undefined };
+}
+
+/** Whether the region holds transactional data (any write-CF key): its boundaries must then be txn-safe. */
+export function holdsTxnData(reader: Reader, region: Region): boolean {
+  const it = reader.scan(CF_WRITE, { start: region.startKey, end: region.endKey });
+  try {
+    return it.next().done !== true;
+  } finally {
+    it.return?.();
+  }
+}
+
+/** At most 8 bytes, last byte not 0x00 (see the file comment). */
+export function isTxnSafeBoundary(key: Uint8Array): boolean {
+  return key.length > 0 && key.length <= TXN_BOUNDARY_BYTES_MAX && key[key.length - 1] !== 0;
+}
+
+const TXN_BOUNDARY_BYTES_MAX = 8;
+
+/**
+ * The txn-safe boundary at or before a stored key: its user key (an MVCC
+ * key is decoded; a lock-CF or raw key is its own user key) cut to 8 bytes,
+ * trailing 0x00 bytes dropped. Undefined when nothing is left.
+ */
+export function txnSafeBoundary(stored: Uint8Array): Uint8Array | undefined {
+  let user = stored;
+  try {
+    user = decodeKey(stored).userKey;
+  } catch {
+    // Not an MVCC key: a lock-CF key or raw data, already a user key.
+  }
+  let end = Math.min(user.length, TXN_BOUNDARY_BYTES_MAX);
+  while (end > 0 && user[end - 1] === 0) end--;
+  return end === 0 ? undefined : user.subarray(0, end);
 }
 
 /** Entries of every data CF in the region's range, merged in key order. */
