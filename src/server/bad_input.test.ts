@@ -6,8 +6,18 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { scanLimitMax, userKeyBytesMax, userValueBytesMax } from '../config/limits.js';
-import { RawGetRequest } from '../pb/kvrpcpb.js';
-import type { GetResponse } from '../pb/kvrpcpb.js';
+import { Action, RawGetRequest } from '../pb/kvrpcpb.js';
+import type {
+  BatchRollbackRequest,
+  BatchRollbackResponse,
+  CheckTxnStatusRequest,
+  CheckTxnStatusResponse,
+  GetResponse,
+  ResolveLockRequest,
+  ResolveLockResponse,
+  ScanRequest,
+  ScanResponse,
+} from '../pb/kvrpcpb.js';
 import { CF_DEFAULT } from '../storage/engine.js';
 import { startHarness } from './_test_driver.js';
 import type { Harness } from './_test_driver.js';
@@ -117,10 +127,77 @@ describe('bad input over gRPC', () => {
     assert.ok(h.client);
     const client = h.client;
     const err = await new Promise<grpc.ServiceError | null>((resolve) => {
-      client.kvScan({ context: undefined, startKey: b(1), limit: 1, version: 1n }, (e) => resolve(e));
+      client.coprocessor({ context: undefined, tp: 0, data: Buffer.alloc(0), startTs: 1n, ranges: [] }, (e) => resolve(e));
     });
     assert.equal(err?.code, grpc.status.UNIMPLEMENTED);
-    assert.match(err?.details ?? '', /KvScan is not implemented/);
+    assert.match(err?.details ?? '', /Coprocessor is not implemented/);
+  });
+
+  /** One unary call of the gRPC client: its response, or its error status. */
+  function call<Req, Res>(
+    method: (req: Req, callback: (e: grpc.ServiceError | null, res: Res) => void) => unknown,
+    req: Req,
+  ): Promise<{ readonly res?: Res; readonly err?: grpc.ServiceError }> {
+    return new Promise((resolve) => {
+      method(req, (err, res) => resolve(err === null ? { res } : { err }));
+    });
+  }
+
+  test('KvScan is served: bad input answers one pair carrying KeyError.abort InvalidArgument', async () => {
+    assert.ok(h.client);
+    const client = h.client;
+    const scan = (startKey: Buffer, limit: number): ReturnType<typeof call<ScanRequest, ScanResponse>> =>
+      call<ScanRequest, ScanResponse>((r, cb) => client.kvScan(r, cb), { context: undefined, startKey, limit, version: 10n });
+    const longKey = await scan(Buffer.alloc(userKeyBytesMax + 1, 7), 1);
+    assert.deepEqual(longKey.res?.pairs.map((p) => [p.key.length, p.error?.abort]), [
+      [0, `InvalidArgument: start key is ${userKeyBytesMax + 1} bytes, the limit is ${userKeyBytesMax}`],
+    ]);
+    const bigLimit = await scan(b(1), scanLimitMax + 1);
+    assert.equal(bigLimit.res?.pairs[0]?.error?.abort, `InvalidArgument: scan limit must be between 0 and ${scanLimitMax}, got ${scanLimitMax + 1}`);
+    // Limit 0 is TinyKV's "no pairs", not an error; the raw pair [1]=[10] is not an MVCC record.
+    assert.deepEqual((await scan(b(1), 0)).res?.pairs, []);
+    assert.deepEqual((await scan(Buffer.alloc(0), 10)).res?.pairs, []);
+    await assertUntouched();
+  });
+
+  test('KvCheckTxnStatus is served: bad input answers INVALID_ARGUMENT (its response has no error field)', async () => {
+    assert.ok(h.client);
+    const client = h.client;
+    const check = (primaryKey: Buffer): ReturnType<typeof call<CheckTxnStatusRequest, CheckTxnStatusResponse>> =>
+      call<CheckTxnStatusRequest, CheckTxnStatusResponse>((r, cb) => client.kvCheckTxnStatus(r, cb), {
+        context: undefined,
+        primaryKey,
+        lockTs: 5n,
+        currentTs: 6n,
+      });
+    const empty = await check(Buffer.alloc(0));
+    assert.equal(empty.err?.code, grpc.status.INVALID_ARGUMENT);
+    assert.equal(empty.err?.details, 'InvalidArgument: primary key is empty');
+    const long = await check(Buffer.alloc(userKeyBytesMax + 1));
+    assert.equal(long.err?.details, `InvalidArgument: primary key is ${userKeyBytesMax + 1} bytes, the limit is ${userKeyBytesMax}`);
+    // A good request: txn 5 never prewrote [9], so it is rolled back there (in CF write).
+    const good = await check(b(9));
+    assert.equal(good.res?.action, Action.LockNotExistRollback);
+    await assertUntouched();
+  });
+
+  test('KvBatchRollback and KvResolveLock are served: bad input answers KeyError.abort InvalidArgument', async () => {
+    assert.ok(h.client);
+    const client = h.client;
+    const rollback = (keys: Buffer[]): ReturnType<typeof call<BatchRollbackRequest, BatchRollbackResponse>> =>
+      call<BatchRollbackRequest, BatchRollbackResponse>((r, cb) => client.kvBatchRollback(r, cb), { context: undefined, startVersion: 5n, keys });
+    assert.equal((await rollback([b(9), Buffer.alloc(0)])).res?.error?.abort, 'InvalidArgument: key is empty');
+    assert.equal(
+      (await rollback([Buffer.alloc(userKeyBytesMax + 1)])).res?.error?.abort,
+      `InvalidArgument: key is ${userKeyBytesMax + 1} bytes, the limit is ${userKeyBytesMax}`,
+    );
+    const resolve = (startVersion: bigint, commitVersion: bigint): ReturnType<typeof call<ResolveLockRequest, ResolveLockResponse>> =>
+      call<ResolveLockRequest, ResolveLockResponse>((r, cb) => client.kvResolveLock(r, cb), { context: undefined, startVersion, commitVersion });
+    assert.equal((await resolve(5n, 5n)).res?.error?.abort, 'InvalidArgument: commit version 5 must be greater than start version 5');
+    // Commit version 0 means "roll back", not a commit before the start.
+    assert.deepEqual((await resolve(5n, 0n)).res, { regionError: undefined, error: undefined });
+    assert.deepEqual((await rollback([b(9)])).res, { regionError: undefined, error: undefined });
+    await assertUntouched();
   });
 
   test('KvGet is served: bad input answers KeyError.abort InvalidArgument, good input a read', async () => {

@@ -4,6 +4,9 @@
  * - Undecodable request bytes are answered with INVALID_ARGUMENT (grpc-js
  *   itself would answer INTERNAL), see {@link lenientService}.
  * - Methods not served yet answer UNIMPLEMENTED with a message naming them.
+ * - Bad input that a response body cannot carry (an
+ *   {@link InvalidArgumentError}, thrown by KvCheckTxnStatus) answers
+ *   INVALID_ARGUMENT with the `InvalidArgument: …` message.
  * - The store-to-store streams `Raft` and `Snapshot` are served only when a
  *   {@link RaftMessageSink} is given (a store process); otherwise they answer
  *   UNIMPLEMENTED. `Raft`: every message goes to the sink, and the stream is
@@ -35,6 +38,7 @@ import { serviceError, toServiceError } from './grpc_errors.js';
 import { lenientService, MalformedRequest, shutdownGracefully } from './grpc_plumbing.js';
 import { STORE_STREAM_UNIMPLEMENTED_METHODS, UNIMPLEMENTED_METHODS } from './server.js';
 import type { Server } from './server.js';
+import { InvalidArgumentError } from './validate.js';
 
 /** Where the `Raft` and `Snapshot` streams deliver ({@link StoreNode} is one). */
 export interface RaftMessageSink {
@@ -90,6 +94,12 @@ function unary(method: string, handler: UnaryHandler, logger: Logger): grpc.hand
           process.nextTick(() => {
             throw err;
           });
+          return;
+        }
+        if (err instanceof InvalidArgumentError) {
+          // Bad input a response body cannot carry (server.ts): the client's
+          // fault, answered like undecodable bytes and not logged.
+          callback(serviceError(grpc.status.INVALID_ARGUMENT, err.message));
           return;
         }
         const status = toServiceError(err);
@@ -251,6 +261,10 @@ function implementation(options: GrpcServerOptions, streams: Set<StoreStream>): 
     kvGet: unary('KvGet', (req) => server.kvGet(req), logger),
     kvPrewrite: unary('KvPrewrite', (req) => server.kvPrewrite(req), logger),
     kvCommit: unary('KvCommit', (req) => server.kvCommit(req), logger),
+    kvScan: unary('KvScan', (req) => server.kvScan(req), logger),
+    kvCheckTxnStatus: unary('KvCheckTxnStatus', (req) => server.kvCheckTxnStatus(req), logger),
+    kvBatchRollback: unary('KvBatchRollback', (req) => server.kvBatchRollback(req), logger),
+    kvResolveLock: unary('KvResolveLock', (req) => server.kvResolveLock(req), logger),
   };
   for (const [method, details] of Object.entries(UNIMPLEMENTED_METHODS)) impl[method] = unimplemented(details);
   if (raftSink === undefined) {

@@ -7,6 +7,7 @@
 import { DATA_CFS, CF_DEFAULT } from '../storage/engine.js';
 import type { CfName } from '../storage/engine.js';
 import { scanLimitMax, userKeyBytesMax, userValueBytesMax } from '../config/limits.js';
+import { CodedError } from '../util/errors.js';
 
 export const INVALID_ARGUMENT = 'InvalidArgument';
 
@@ -49,6 +50,17 @@ export function checkScanLimit(limit: number): string | undefined {
   return undefined;
 }
 
+/**
+ * KvScan's limit: TinyKV answers limit 0 with no pairs (TestScanLimitZero4C),
+ * so unlike RawScan it accepts 0; above {@link scanLimitMax} is refused.
+ */
+export function checkKvScanLimit(limit: number): string | undefined {
+  if (!Number.isInteger(limit) || limit < 0 || limit > scanLimitMax) {
+    return invalid(`scan limit must be between 0 and ${scanLimitMax}, got ${limit}`);
+  }
+  return undefined;
+}
+
 const U64_MAX = (1n << 64n) - 1n;
 
 /** A TSO timestamp must be a u64 (the wire type); the decoder guarantees it, direct callers may not. */
@@ -66,4 +78,17 @@ export function checkLockTtl(ttlMs: number): string | undefined {
 /** Percolator: a transaction commits after it starts (TiKV InvalidTxnTso). */
 export function checkCommitTs(startTs: bigint, commitTs: bigint): string | undefined {
   return commitTs > startTs ? undefined : invalid(`commit version ${commitTs} must be greater than start version ${startTs}`);
+}
+
+/**
+ * Bad input to a command whose response has no field to carry it
+ * (KvCheckTxnStatus: no `error`, no KeyError). The handler throws it and the
+ * gRPC edge answers INVALID_ARGUMENT with its message (`InvalidArgument: …`).
+ */
+export class InvalidArgumentError extends CodedError<typeof INVALID_ARGUMENT> {
+  override readonly name = 'InvalidArgumentError';
+
+  constructor(message: string) {
+    super(INVALID_ARGUMENT, message);
+  }
 }

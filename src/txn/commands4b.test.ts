@@ -2,142 +2,18 @@
 // specifies (kv/server/commands4b_test.go, PEER-SUITE.md §2.5), including
 // where TinyKV's tests pin a choice (a rollback answers a KeyError; a missing
 // prewrite commits nothing without error; a retried commit is idempotent).
-// Method: TinyKV's builder ported: a `Server` over StandaloneStorage on a
-// MemEngine, called in-process. Fixtures are written raw into the CFs with
-// TinyKV's bytes, timestamps come from `nextTs` (starting at 100), and the
-// latch Validation hook asserts that every key a command writes was latched.
+// Method: TinyKV's builder ported (_commands_harness.ts): a `Server` over
+// StandaloneStorage on a MemEngine, called in-process. Fixtures are written
+// raw into the CFs with TinyKV's bytes, timestamps come from `nextTs`
+// (starting at 100), and the latch Validation hook asserts that every key a
+// command writes was latched.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Op } from '../pb/kvrpcpb.js';
-import type { CommitRequest, GetRequest, Mutation, PrewriteRequest } from '../pb/kvrpcpb.js';
-import { Server } from '../server/server.js';
+import type { CommitRequest } from '../pb/kvrpcpb.js';
 import { CF_DEFAULT, CF_LOCK, CF_WRITE } from '../storage/engine.js';
-import type { CfName } from '../storage/engine.js';
-import { MemEngine } from '../storage/mem_engine.js';
-import { StandaloneStorage } from '../storage/standalone_storage.js';
-import type { Modify } from '../storage/storage.js';
-import { equalBytes } from '../util/bytes.js';
-import { decodeUserKey, encodeKey, U64_MAX } from './codec.js';
-
-const CTX = { regionId: 1, term: 0 } as const;
-const TS_MAX = U64_MAX;
-const buf = (...b: number[]): Buffer => Buffer.from(b);
-const be64 = (ts: number): number[] => {
-  const out = Buffer.alloc(8);
-  out.writeBigUInt64BE(BigInt(ts));
-  return [...out];
-};
-
-/** A fixture or expected entry; `value` undefined in an expectation means "present and unchanged". */
-interface Kv {
-  readonly cf: CfName;
-  readonly key: number[];
-  readonly ts?: number;
-  readonly value?: number[];
-}
-
-function storedKey(kv: Kv): Uint8Array {
-  return kv.cf === CF_LOCK ? Uint8Array.from(kv.key) : encodeKey(Uint8Array.from(kv.key), BigInt(kv.ts ?? 0));
-}
-
-/** TinyKV's testBuilder for the 4B/4C command tests. */
-class Builder {
-  readonly server: Server;
-  private readonly storage: StandaloneStorage;
-  private prevTs = 99n;
-  private initial = new Map<string, number[]>();
-  validations = 0;
-
-  private constructor(storage: StandaloneStorage) {
-    this.storage = storage;
-    this.server = new Server(storage);
-    // TinyKV newBuilder: every written key must have been latched.
-    this.server.latches.validation = (txn, keys) => {
-      this.validations++;
-      for (const m of txn.writes()) {
-        const userKey = m.cf === CF_LOCK ? m.key : decodeUserKey(m.key);
-        assert.ok(keys.some((k) => equalBytes(k, userKey)), `write to unlatched key ${[...userKey]}`);
-      }
-    };
-  }
-
-  static async create(): Promise<Builder> {
-    const storage = new StandaloneStorage(new MemEngine());
-    await storage.start();
-    return new Builder(storage);
-  }
-
-  nextTs(): bigint {
-    this.prevTs++;
-    return this.prevTs;
-  }
-
-  async init(kvs: readonly Kv[]): Promise<void> {
-    const batch: Modify[] = kvs.map((kv) => ({ type: 'put', cf: kv.cf, key: storedKey(kv), value: Uint8Array.from(kv.value ?? []) }));
-    for (const kv of kvs) this.initial.set(`${kv.cf}/${Buffer.from(storedKey(kv)).toString('hex')}`, kv.value ?? []);
-    await this.storage.write(CTX, batch);
-  }
-
-  getRequest(key: number[], version: bigint): GetRequest {
-    return { context: undefined, key: Buffer.from(key), version };
-  }
-
-  prewriteRequest(...mutations: Mutation[]): PrewriteRequest {
-    return { context: undefined, mutations, primaryLock: buf(1), startVersion: this.nextTs(), lockTtl: 0 };
-  }
-
-  commitRequest(...keys: number[][]): CommitRequest {
-    return { context: undefined, startVersion: this.nextTs(), keys: keys.map((k) => Buffer.from(k)), commitVersion: this.prevTs + 10n };
-  }
-
-  /** Asserts each entry is stored with its value (or, without one, with its initial value). */
-  async assertKvs(kvs: readonly Kv[]): Promise<void> {
-    const reader = await this.storage.reader(CTX);
-    try {
-      for (const kv of kvs) {
-        const id = `${kv.cf}/${Buffer.from(storedKey(kv)).toString('hex')}`;
-        const expected = kv.value ?? this.initial.get(id);
-        assert.ok(expected !== undefined, `no expected value for ${id}`);
-        const got = reader.getCF(kv.cf, storedKey(kv));
-        assert.deepEqual(got === undefined ? undefined : [...got], expected, id);
-      }
-    } finally {
-      reader.close();
-    }
-  }
-
-  async assertLens(def: number, lock: number, write: number): Promise<void> {
-    const reader = await this.storage.reader(CTX);
-    const count = (cf: CfName): number => {
-      let n = 0;
-      const it = reader.iterCF(cf);
-      for (it.seek(new Uint8Array(0)); it.valid(); it.next()) n++;
-      return n;
-    };
-    try {
-      assert.deepEqual([count(CF_DEFAULT), count(CF_LOCK), count(CF_WRITE)], [def, lock, write]);
-    } finally {
-      reader.close();
-    }
-  }
-
-  async dispose(): Promise<void> {
-    await this.storage.stop();
-  }
-}
-
-const mutation = (key: number, value: number[], op: Op): Mutation => ({ op, key: buf(key), value: Buffer.from(value) });
-const lockBytes = (primary: number[], kind: number, ts: number, ttl = 0): number[] => [...primary, kind, ...be64(ts), ...be64(ttl)];
-const writeBytes = (kind: number, startTs: number): number[] => [kind, ...be64(startTs)];
-
-async function withBuilder(body: (b: Builder) => Promise<void>): Promise<void> {
-  const b = await Builder.create();
-  try {
-    await body(b);
-  } finally {
-    await b.dispose();
-  }
-}
+import { buf, lockBytes, mutation, TS_MAX, withBuilder, writeBytes } from './_commands_harness.js';
+import type { Builder, Kv } from './_commands_harness.js';
 
 /** key 99: value 42 started at 50, committed at 54. */
 const SINGLE_99: readonly Kv[] = [

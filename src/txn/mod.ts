@@ -1,6 +1,7 @@
 /**
  * The public surface of the MVCC layer (TinyKV kv/transaction/mvcc): key
- * encodings, Lock and Write records, and MvccTxn.
+ * encodings, Lock and Write records, MvccTxn and the Scanner; the latches and
+ * the transactional commands (TinyKV 4B and 4C).
  */
 export {
   decodeBytes,
@@ -28,3 +29,9 @@ export type { LatchValidation, ReleaseLatches } from './latches.js';
 export { kvCommit } from './commands/commit.js';
 export { kvGet } from './commands/get.js';
 export { kvPrewrite } from './commands/prewrite.js';
+export { Scanner } from './scanner.js';
+export type { ScanEntry, ScannerOptions } from './scanner.js';
+export { kvBatchRollback } from './commands/batch_rollback.js';
+export { kvCheckTxnStatus } from './commands/check_txn_status.js';
+export { kvResolveLock, resolveLockBatchKeysMax } from './commands/resolve_lock.js';
+export { kvScan } from './commands/scan.js';

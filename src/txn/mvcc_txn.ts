@@ -51,6 +51,16 @@ export class MvccTxn {
   }
 
   /**
+   * The write record stored exactly at `EncodeKey(key, commitTs)`, or
+   * undefined when there is none.
+   * @throws {MvccError} BadWrite when the stored record is corrupt.
+   */
+  getWrite(key: Uint8Array, commitTs: bigint): Write | undefined {
+    const value = this.reader.getCF(CF_WRITE, encodeKey(key, commitTs));
+    return value === undefined ? undefined : parseWrite(value);
+  }
+
+  /**
    * The lock on `key`, or undefined when the key is not locked.
    * @throws {MvccError} BadLock when the stored lock is corrupt.
    */

@@ -22,6 +22,7 @@ import type { Latches } from '../latches.js';
 import { MvccTxn } from '../mvcc_txn.js';
 import { WriteKind } from '../write.js';
 import { answeringRegionErrors, keyError, storageContext } from './_common.js';
+import { commitLock } from './_lock_actions.js';
 
 /**
  * @throws {MvccError} on corrupt MVCC records; storage errors other than region errors.
@@ -55,8 +56,7 @@ export async function kvCommit(storage: Storage, latches: Latches, req: CommitRe
 function commitKey(txn: MvccTxn, key: Uint8Array, commitTs: bigint): KeyError | undefined {
   const lock = txn.getLock(key);
   if (lock !== undefined && lock.ts === txn.startTs) {
-    txn.putWrite(key, commitTs, { startTs: txn.startTs, kind: lock.kind });
-    txn.deleteLock(key);
+    commitLock(txn, key, lock, commitTs);
     return undefined;
   }
   const own = txn.currentWrite(key);
