@@ -5,6 +5,14 @@ export { ClientError, CLIENT_ERROR_CODES, SchedulerError, SCHEDULER_ERROR_CODES 
 export type { ClientErrorCode, SchedulerErrorCode } from './client/errors.js';
 export { PdClient } from './client/scheduler_client.js';
 export type { PdClientOptions } from './client/scheduler_client.js';
+export { Transaction, TxnClient } from './client/txn_client.js';
+export type { TxnClientOptions, TxnEntry } from './client/txn_client.js';
+export { TxnError, TXN_ERROR_CODES } from './client/txn_errors.js';
+export type { TxnErrorCode } from './client/txn_errors.js';
+export { GrpcTxnRpc } from './client/txn_rpc_grpc.js';
+export type { GrpcTxnRpcOptions } from './client/txn_rpc_grpc.js';
+export { REGION_CHANGED } from './client/txn_rpc.js';
+export type { RegionChanged, RegionRef, TxnMethod, TxnMethods, TxnRequest, TxnResponse, TxnRpc } from './client/txn_rpc.js';
 export * as limits from './config/limits.js';
 export { startStandalone } from './server/standalone.js';
 export type { StandaloneOptions, RunningStandalone } from './server/standalone.js';

@@ -36,6 +36,13 @@ export const CLIENT_ERROR_CODES = {
    * Reading the key tells which.
    */
   OutcomeUnknown: 'OUTCOME_UNKNOWN',
+  /**
+   * A command pinned to a region (`RoutedCommand.region`: a transactional
+   * batch built for that region's keys) found the region changed (split,
+   * merged, gone) before it was served. Not an error of the operation: the
+   * caller regroups the keys by the regions it now knows and resends.
+   */
+  RegionChanged: 'REGION_CHANGED',
 } as const;
 export type ClientErrorCode = (typeof CLIENT_ERROR_CODES)[keyof typeof CLIENT_ERROR_CODES];
 

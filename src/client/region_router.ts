@@ -25,6 +25,16 @@
  *   retries in a row skip the pause. The whole operation ends by its
  *   deadline: DEADLINE_EXCEEDED with the last failure as `cause`.
  *
+ * Pinned commands. A transactional request is built for one region's keys
+ * (`txn_rpc.ts`): it must be served by that region as the client knew it, or
+ * not at all, so that the client can regroup its keys. A command with
+ * `region` set is routed to that region by id (refreshed from the scheduler,
+ * by `key`, when the cache lacks it or its leader), and the run ends with
+ * ClientError REGION_CHANGED as soon as the cache, taught by EpochNotMatch,
+ * RegionNotFound, KeyNotInRegion or the scheduler, no longer holds that
+ * region at that epoch. Everything else (leaders, pauses, deadlines) is as
+ * above; commands without `region` are routed exactly as before.
+ *
  * Writes and unknown outcomes. An attempt of a write whose answer is lost
  * (transport failure or timeout after sending, or the store's OutcomeUnknown)
  * may have been applied, or may still be: the abandoned attempt can sit in a
@@ -44,7 +54,7 @@ import * as grpc from '@grpc/grpc-js';
 import { grpcMessageBytesMax } from '../config/limits.js';
 import type { Error as RegionErrorPb } from '../pb/errorpb.js';
 import type { Context } from '../pb/kvrpcpb.js';
-import type { Peer, Region } from '../pb/metapb.js';
+import type { Peer, Region, RegionEpoch } from '../pb/metapb.js';
 import { TinyKvClient } from '../pb/tinykvpb.js';
 import { OUTCOME_UNKNOWN_PREFIX } from '../raftstore/region_errors.js';
 import { isEpochStale } from '../raftstore/store_meta.js';
@@ -86,6 +96,17 @@ export interface RoutedCommand {
   readonly write: boolean;
   /** When the operation must be over, ms since the epoch. */
   readonly deadline: number;
+  /**
+   * Serve the command by this region only (see the file comment); `key`
+   * must lie in it (its start key will do). @default routed by `key`
+   */
+  readonly region?: PinnedRegion;
+}
+
+/** A region as the caller knew it when it built a command for it. */
+export interface PinnedRegion {
+  readonly id: number;
+  readonly epoch: RegionEpoch | undefined;
 }
 
 /** The value and the region (as the client knew it) that served it. */
@@ -143,8 +164,10 @@ export class RegionRouter {
     for (;;) {
       if (this.abort.signal.aborted) throw this.closedError(op);
       if (Date.now() >= command.deadline) throw this.timeoutError(op);
-      const located = await this.locate(op);
+      const pinned = command.region;
+      const located = pinned === undefined ? await this.locate(op) : await this.locatePinned(op, pinned);
       if (located === 'fail') throw this.timeoutError(op);
+      if (located === 'changed') throw this.regionChangedError(op, pinned);
       let step: Step<T>;
       let region: Region | undefined;
       if (located === undefined) step = LATER;
@@ -183,9 +206,30 @@ export class RegionRouter {
     const key = op.command.key;
     const hit = this.cache.byKey(key);
     if (hit !== undefined && (hit.leader !== undefined || op.target !== undefined)) return hit;
+    if ((await this.refresh(op)) === 'fail') return 'fail';
+    return this.cache.byKey(key);
+  }
+
+  /**
+   * The pinned region, cached at the pinned epoch: refreshed as `locate`
+   * does when missing or leaderless; 'changed' once the cache holds it at
+   * another epoch or not at all.
+   */
+  private async locatePinned(op: Op, pinned: PinnedRegion): Promise<CachedRegion | 'fail' | 'changed'> {
+    let hit = this.cache.byId(pinned.id);
+    if (hit === undefined || (hit.leader === undefined && op.target === undefined)) {
+      if ((await this.refresh(op)) === 'fail') return 'fail';
+      hit = this.cache.byId(pinned.id);
+    }
+    if (hit === undefined || !sameEpoch(hit.region.regionEpoch, pinned.epoch)) return 'changed';
+    return hit;
+  }
+
+  /** Asks the scheduler for the region of the command's key and caches it with its leader. */
+  private async refresh(op: Op): Promise<'fail' | undefined> {
     let info;
     try {
-      info = await this.options.pd.getRegion(key, { deadline: op.command.deadline });
+      info = await this.options.pd.getRegion(op.command.key, { deadline: op.command.deadline });
     } catch (err: unknown) {
       // The PdClient retried an unreachable scheduler until the deadline: the op is out of time.
       // Anything else (a refusal such as NOT_BOOTSTRAPPED, a closed client) ends the op as is.
@@ -199,7 +243,7 @@ export class RegionRouter {
       const cached = this.cache.byId(info.region.id);
       if (cached !== undefined && cached.leader === undefined) this.cache.setLeader(cached.region.id, memberOf(info.leader, cached.region));
     }
-    return this.cache.byKey(key);
+    return undefined;
   }
 
   /** The peer to try: the one an answer named, the cached leader, else the first peer not failed yet. */
@@ -368,9 +412,19 @@ export class RegionRouter {
     return new ClientError(CLIENT_ERROR_CODES.OutcomeUnknown, message, { cause });
   }
 
+  private regionChangedError(op: Op, pinned: PinnedRegion | undefined): ClientError {
+    const now = pinned === undefined ? undefined : this.cache.byId(pinned.id)?.region.regionEpoch;
+    const what = now === undefined ? 'is no longer known' : `is now at epoch {conf_ver ${now.confVer}, version ${now.version}}`;
+    return new ClientError(CLIENT_ERROR_CODES.RegionChanged, `${op.command.method} stopped: region ${pinned?.id ?? '?'} ${what}`, { cause: op.lastError });
+  }
+
   private closedError(op: Op): ClientError {
     return new ClientError(CLIENT_ERROR_CODES.Closed, `Cannot finish ${op.command.method}: client is closed`);
   }
+}
+
+function sameEpoch(a: RegionEpoch | undefined, b: RegionEpoch | undefined): boolean {
+  return (a?.confVer ?? 0) === (b?.confVer ?? 0) && (a?.version ?? 0) === (b?.version ?? 0);
 }
 
 /** Wraps one unary TinyKv call (callback style) as a promise of its response. */

@@ -3,7 +3,7 @@
  * more, so the one transactional client (two-phase commit, lock resolution,
  * backoff) runs unchanged over the real cluster (gRPC stores, the scheduler's
  * TSO and region table: `txn_rpc_grpc.ts`) and inside the deterministic
- * simulator (simulated network, virtual clock: `src/sim/txn/`).
+ * simulator (simulated network, virtual clock: `src/sim/cluster/sim_txn_rpc.ts`).
  *
  * Division of labour. An implementation owns routing *within* a region: it
  * fills in the request's context (region id, epoch, leader peer), finds the
