@@ -35,6 +35,14 @@ export interface RaftstoreConfig {
   readonly regionMaxSizeBytes: number;
   /** Split at the first key past this many bytes (`RegionSplitSize`). */
   readonly regionSplitSizeBytes: number;
+  /**
+   * Split only at boundaries that keep each transactional key's lock, write
+   * records and values in one region (split.ts: at most 8 bytes, no trailing
+   * 0x00). Off only for stores that never hold transactional data: their
+   * regions may then split at any key (finer, but unsafe for Percolator
+   * data, whose encoded keys would straddle such boundaries).
+   */
+  readonly txnSafeSplitKeys: boolean;
   /** Ticks between split checks of the leader's region (`SplitRegionCheckTickInterval` / base tick). */
   readonly splitCheckTickTicks: number;
   /** A peer that knows no leader for this many ticks asks the scheduler whether it was removed. */
@@ -62,6 +70,7 @@ export const DEFAULT_RAFTSTORE_CONFIG: RaftstoreConfig = {
   voteResendTick: 2,
   regionMaxSizeBytes: 144 << 20,
   regionSplitSizeBytes: 96 << 20,
+  txnSafeSplitKeys: true,
   splitCheckTickTicks: 2,
   staleCheckTicks: 40,
   resendProbeOnHeartbeat: true,

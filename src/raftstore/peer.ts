@@ -643,7 +643,7 @@ export class RegionPeer<R> {
     const c = this.deps.config;
     const view = this.deps.kvEngine.readView();
     try {
-      const r = checkSplit(view, this.region, c.regionMaxSizeBytes, c.regionSplitSizeBytes);
+      const r = checkSplit(view, this.region, c.regionMaxSizeBytes, c.regionSplitSizeBytes, c.txnSafeSplitKeys);
       this.approximateSize = r.sizeBytes;
       if (r.splitKey === undefined) return;
       mark('raftstore: split key found');

@@ -63,36 +63,36 @@ test('checkSplit() counts key and value bytes of every data CF, inside the regio
     ],
     ALL_CFS,
   );
-  const res = checkSplit(engine, region('b', 'd'), 1000, 500);
+  const res = checkSplit(engine, region('b', 'd'), 1000, 500, false);
   assert.equal(res.sizeBytes, 10);
   assert.equal(res.splitKey, undefined);
   // An unbounded region counts every data CF entry (15 + 2 + 4 + 4 + 15 + 14 bytes).
-  assert.equal(checkSplit(engine, region('', ''), 1000, 500).sizeBytes, 54);
-  assert.equal(checkSplit(engine, region('x', ''), 1000, 500).sizeBytes, 0, 'an empty range');
+  assert.equal(checkSplit(engine, region('', ''), 1000, 500, false).sizeBytes, 54);
+  assert.equal(checkSplit(engine, region('x', ''), 1000, 500, false).sizeBytes, 0, 'an empty range');
 });
 
 test('checkSplit() proposes no split key until the size passes the maximum', async () => {
   // Ten entries "a".."j" of 2 bytes each: 20 bytes in all.
   const keys = 'abcdefghij'.split('');
   const engine = await engineWith(keys.map((k) => [CF_DEFAULT, k, '1'] as const));
-  const atMax = checkSplit(engine, region('', ''), 20, 5);
+  const atMax = checkSplit(engine, region('', ''), 20, 5, false);
   assert.equal(atMax.sizeBytes, 20);
   assert.equal(atMax.splitKey, undefined, 'equal to the maximum is not larger');
-  const pastMax = checkSplit(engine, region('', ''), 19, 5);
+  const pastMax = checkSplit(engine, region('', ''), 19, 5, false);
   assert.equal(pastMax.sizeBytes, 20);
   assert.equal(splitKeyOf(pastMax), 'c');
-  assert.equal(checkSplit(engine, region('', ''), 1000, 0).splitKey, undefined, 'a tiny split size alone does not split');
+  assert.equal(checkSplit(engine, region('', ''), 1000, 0, false).splitKey, undefined, 'a tiny split size alone does not split');
 });
 
 test('checkSplit() picks the first key whose running size passes the split size, and stops counting past the maximum', async () => {
   const keys = 'abcdefghij'.split('');
   const engine = await engineWith(keys.map((k) => [CF_DEFAULT, k, '1'] as const));
   // Running sizes: a=2, b=4, c=6, d=8, e=10, f=12, ...
-  const res = checkSplit(engine, region('', ''), 10, 5);
+  const res = checkSplit(engine, region('', ''), 10, 5, false);
   assert.equal(splitKeyOf(res), 'c');
   assert.equal(res.sizeBytes, 12, 'counting stops at the first entry past the maximum (f)');
-  assert.equal(splitKeyOf(checkSplit(engine, region('', ''), 10, 6)), 'd', 'reaching the split size is not passing it');
-  assert.equal(splitKeyOf(checkSplit(engine, region('', ''), 10, 0)), 'a', 'in a region starting at "", the first key may split');
+  assert.equal(splitKeyOf(checkSplit(engine, region('', ''), 10, 6, false)), 'd', 'reaching the split size is not passing it');
+  assert.equal(splitKeyOf(checkSplit(engine, region('', ''), 10, 0, false)), 'a', 'in a region starting at "", the first key may split');
 });
 
 test('checkSplit() never picks the region start key', async () => {
@@ -103,11 +103,11 @@ test('checkSplit() never picks the region start key', async () => {
     [CF_DEFAULT, 'd', '1'],
   ]);
   // Running sizes: b=101 (passes 10, but is the start key), c=103 (passes 102).
-  const res = checkSplit(engine, region('b', ''), 102, 10);
+  const res = checkSplit(engine, region('b', ''), 102, 10, false);
   assert.equal(splitKeyOf(res), 'c');
   assert.equal(res.sizeBytes, 103);
   // A region whose only key is its start key is too large but cannot split.
-  const lone = checkSplit(engine, region('b', 'c'), 50, 10);
+  const lone = checkSplit(engine, region('b', 'c'), 50, 10, false);
   assert.equal(lone.sizeBytes, 101);
   assert.equal(lone.splitKey, undefined);
 });
@@ -120,7 +120,7 @@ test('checkSplit() still splits a region whose start key entry alone passes the 
     [CF_DEFAULT, 'c', '1'],
     [CF_DEFAULT, 'd', '1'],
   ]);
-  const res = checkSplit(engine, region('b', ''), 50, 10);
+  const res = checkSplit(engine, region('b', ''), 50, 10, false);
   assert.ok(res.sizeBytes > 50);
   assert.equal(splitKeyOf(res), 'c');
 });
@@ -137,10 +137,12 @@ test('checkSplit() merges the data CFs in key order', async () => {
   const merged = ['a', 'b', 'c', 'd', 'd', 'e', 'f'];
   const total = merged.length * 10;
   for (let splitSize = 0; splitSize < total; splitSize++) {
-    // The entry at index floor(splitSize / 10) is the first to pass splitSize. The region holds
-    // write-CF data, so its boundaries must leave data on the left: never the first entry's key.
-    const res = checkSplit(engine, region('', ''), total - 1, splitSize);
-    assert.equal(splitKeyOf(res), merged[Math.max(1, Math.floor(splitSize / 10))], `split size ${splitSize}`);
+    // The entry at index floor(splitSize / 10) is the first to pass splitSize.
+    const res = checkSplit(engine, region('', ''), total - 1, splitSize, false);
+    assert.equal(splitKeyOf(res), merged[Math.floor(splitSize / 10)], `split size ${splitSize}`);
+    // Txn-safe boundaries must leave data on the left: never the first entry's key.
+    const safe = checkSplit(engine, region('', ''), total - 1, splitSize, true);
+    assert.equal(splitKeyOf(safe), merged[Math.max(1, Math.floor(splitSize / 10))], `txn-safe, split size ${splitSize}`);
     assert.equal(res.sizeBytes, total);
   }
 });
@@ -150,8 +152,8 @@ test('checkSplit() reads a read view as of when it was taken', async () => {
   const view = engine.readView();
   try {
     await engine.write(new WriteBatch().put(CF_DEFAULT, b('c'), b('x'.repeat(100))), { sync: false });
-    assert.equal(checkSplit(view, region('', ''), 1000, 500).sizeBytes, 4);
-    assert.equal(checkSplit(engine, region('', ''), 1000, 500).sizeBytes, 105);
+    assert.equal(checkSplit(view, region('', ''), 1000, 500, false).sizeBytes, 4);
+    assert.equal(checkSplit(engine, region('', ''), 1000, 500, false).sizeBytes, 105);
   } finally {
     view.close();
   }
@@ -168,12 +170,12 @@ test('checkSplit() reproduces TinyKV TestOneSplit3B: max 800, split 500 gives "k
   const puts: Put[] = [[CF_DEFAULT, 'k1', 'v1'], [CF_DEFAULT, 'k2', 'v2']];
   for (let i = 100; i < 200; i++) puts.push([CF_DEFAULT, `k${i}`, `v${i}`]);
   const engine = await engineWith(puts);
-  const res = checkSplit(engine, region('', ''), 800, 500);
+  const res = checkSplit(engine, region('', ''), 800, 500, false);
   assert.equal(splitKeyOf(res), 'k162');
   assert.equal(res.sizeBytes, 804);
   // The full size, with a maximum the region does not pass.
-  assert.equal(checkSplit(engine, region('', ''), 808, 500).sizeBytes, 808);
-  assert.equal(checkSplit(engine, region('', ''), 808, 500).splitKey, undefined);
+  assert.equal(checkSplit(engine, region('', ''), 808, 500, false).sizeBytes, 808);
+  assert.equal(checkSplit(engine, region('', ''), 808, 500, false).splitKey, undefined);
 });
 
 // ---- applySplit ----
@@ -342,7 +344,7 @@ test('a txn-safe boundary puts every key of a user key (lock, write, default) on
   }
 });
 
-test('checkSplit() in a region with write-CF data never splits one user key\'s versions apart', async () => {
+test('checkSplit() with txn-safe split keys never splits one user key\'s versions apart', async () => {
   // Three 12-byte user keys sharing 8 bytes ("account-"), then others: only a boundary between 8-byte prefixes is allowed.
   const puts: Put[] = [
     ...mvccPuts(b('account-0001'), [10n, 20n, 30n, 40n]),
@@ -351,12 +353,12 @@ test('checkSplit() in a region with write-CF data never splits one user key\'s v
     [CF_LOCK, 'balance-0001', 'lock'],
   ];
   const engine = await latin1Engine(puts);
-  const res = checkSplit(engine, region('', ''), 100, 60);
+  const res = checkSplit(engine, region('', ''), 100, 60, true);
   assert.equal(splitKeyOf(res), 'balance-', 'the first safe boundary after the split size');
-  // The same keys as raw data only (no write CF) split at a raw key, as before.
+  // Without txn-safe split keys, the same keys as raw data split at a raw key.
   const raw = await engineWith([[CF_DEFAULT, 'account-0001', 'v'.repeat(80)], [CF_DEFAULT, 'account-0002', 'v'.repeat(80)]]);
-  assert.equal(splitKeyOf(checkSplit(raw, region('', ''), 100, 120)), 'account-0002');
+  assert.equal(splitKeyOf(checkSplit(raw, region('', ''), 100, 120, false)), 'account-0002');
   // All keys behind one 8-byte prefix: no safe boundary inside the region, no split.
   const one = await latin1Engine(mvccPuts(b('account-0001'), [1n, 2n, 3n, 4n, 5n, 6n]));
-  assert.equal(checkSplit(one, region('', ''), 100, 60).splitKey, undefined);
+  assert.equal(checkSplit(one, region('', ''), 100, 60, true).splitKey, undefined);
 });

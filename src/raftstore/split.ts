@@ -3,25 +3,26 @@
  * a split key from a consistent view of the region's data, and the split
  * itself, validated against the region as applied so far.
  *
- * Split keys of regions holding transactional data. Percolator's data of one
- * user key `k` lies in three CFs under different keys: `k` in the lock CF,
+ * Split keys and transactional data. Percolator's data of one user key `k`
+ * lies in three CFs under different keys: `k` in the lock CF,
  * `EncodeBytes(k) ++ ts` in the write and default CFs (TinyKV's byte
  * formats). Regions are ranges of user keys (clients route by user key) and
  * the engine holds each region's data as raw byte ranges of every CF, so a
  * region boundary `b` must put all of k's keys on the side k is on. Not
  * every `b` does: EncodeBytes puts a marker byte after each 8-byte group, so
  * for keys of 9 bytes and more, `k < b` and `EncodeBytes(k) > b` can both
- * hold (and a boundary inside one key's versions would split them). A
- * boundary of at most 8 bytes whose last byte is not 0x00 is safe: for every
- * k, `k < b` ⇔ `EncodeBytes(k) ++ anything < b` (the comparison is decided in
- * the first 8 bytes, where the encoding equals the key, or by b's nonzero
- * last byte against the encoding's zero padding). So once a region holds
- * write-CF data, the checker only picks such boundaries: the user key of the
- * entry at the split point (decoded when it is an MVCC key), cut to 8 bytes
- * and stripped of trailing 0x00 bytes. A region whose keys all share their
- * first 8 bytes then cannot split (docs/TXN.md); raw-only regions split
- * anywhere, as before. TiKV avoids the limit by storing lock keys encoded
- * too, which TinyKV's format does not.
+ * hold, and a boundary taken from an encoded key would split one key's
+ * versions apart. A boundary of at most 8 bytes whose last byte is not 0x00
+ * is safe: for every k, `k < b` ⇔ `EncodeBytes(k) ++ anything < b` (the
+ * comparison is decided in the first 8 bytes, where the encoding equals the
+ * key, or by b's nonzero last byte against the encoding's zero padding).
+ * With `txnSafeSplitKeys` (the default) the checker only picks such
+ * boundaries: the user key of the entry at the split point (decoded when it
+ * is an MVCC key), cut to 8 bytes and stripped of trailing 0x00 bytes. Keys
+ * that share their first 8 bytes then stay in one region (docs/TXN.md). The
+ * rule is a store setting, not a guess from the region's data: data can
+ * arrive between the check and the split's apply. TiKV avoids the limit by
+ * storing lock keys encoded too, which TinyKV's format does not.
  *
  * HARD-CASES P3: the checker only runs when apply has seen enough new bytes
  * (the peer keeps a size delta), and a split resets the estimates. P4: a
@@ -32,7 +33,7 @@
  */
 import type { Region } from '../pb/metapb.js';
 import type { RaftCmdRequest } from '../pb/raft_cmdpb.js';
-import { CF_WRITE, DATA_CFS } from '../storage/engine.js';
+import { DATA_CFS } from '../storage/engine.js';
 import type { Reader } from '../storage/engine.js';
 import type { KvEntry } from '../storage/engine.js';
 import { decodeKey } from '../txn/codec.js';
@@ -55,10 +56,10 @@ export interface SplitCheckResult {
  * size passes `splitSizeBytes`, if the whole exceeds `maxSizeBytes`. Stops
  * counting at the maximum: the size then only says "more than that".
  */
-export function checkSplit(reader: Reader, region: Region, maxSizeBytes: number, splitSizeBytes: number): SplitCheckResult {
+export function checkSplit(reader: Reader, region: Region, maxSizeBytes: number, splitSizeBytes: number, txnSafe: boolean): SplitCheckResult {
   let size = 0;
   let splitKey: Buffer | undefined;
-  const txn = holdsTxnData(reader, region);
+  const txn = txnSafe;
   // Txn-safe boundaries at or below the first entry's would leave the left half without data.
   let floor: Uint8Array = region.startKey;
   let first = true;
@@ -78,16 +79,6 @@ export function checkSplit(reader: Reader, region: Region, maxSizeBytes: number,
     if (size > maxSizeBytes && splitKey !== undefined) return { sizeBytes: size, splitKey };
   }
   return { sizeBytes: size, splitKey: size > maxSizeBytes ? splitKey : undefined };
-}
-
-/** Whether the region holds transactional data (any write-CF key): its boundaries must then be txn-safe. */
-export function holdsTxnData(reader: Reader, region: Region): boolean {
-  const it = reader.scan(CF_WRITE, { start: region.startKey, end: region.endKey });
-  try {
-    return it.next().done !== true;
-  } finally {
-    it.return?.();
-  }
 }
 
 /** At most 8 bytes, last byte not 0x00 (see the file comment). */

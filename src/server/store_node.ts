@@ -44,7 +44,7 @@ import { STORE_IDENT_KEY } from '../raftstore/meta/keys.js';
 import type { RegionView } from '../raftstore/peer.js';
 import { errorResponse, notLeader, outcomeUnknown, regionNotFound } from '../raftstore/region_errors.js';
 import { cloneRegion } from '../raftstore/responses.js';
-import { checkSplit, holdsTxnData, isTxnSafeBoundary } from '../raftstore/split.js';
+import { checkSplit, isTxnSafeBoundary } from '../raftstore/split.js';
 import { StoreCore } from '../raftstore/store.js';
 import type { StoreEffect, StoreRound } from '../raftstore/store.js';
 import { CF_META } from '../storage/engine.js';
@@ -367,21 +367,17 @@ export class StoreNode {
     if (scheduler === undefined) return { error: `store ${this.storeId} has no scheduler to allocate the new region's ids` };
     const region = cloneRegion(peer.region);
     let key = splitKey;
+    const txnSafe = (this.options.config ?? DEFAULT_RAFTSTORE_CONFIG).txnSafeSplitKeys;
     if (key.length > 0) {
-      const view = this.engine.readView();
-      let unsafe: boolean;
-      try {
-        unsafe = !isTxnSafeBoundary(key) && holdsTxnData(view, region);
-      } finally {
-        view.close();
-      }
       // A boundary that could separate one key's lock from its versions (split.ts).
-      if (unsafe) return { error: `region ${regionId} holds transactional data: a split key must be 1 to 8 bytes and not end in 0x00 (docs/TXN.md), got ${splitKey.toString('hex')}` };
+      if (txnSafe && !isTxnSafeBoundary(key)) {
+        return { error: `split key ${splitKey.toString('hex')} could separate a transactional key's lock from its versions: with txn-safe split keys (the default) a split key is 1 to 8 bytes and does not end in 0x00 (docs/TXN.md)` };
+      }
     } else {
       const view = this.engine.readView();
       try {
-        const size = checkSplit(view, region, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER).sizeBytes;
-        key = checkSplit(view, region, 0, Math.floor(size / 2)).splitKey ?? Buffer.alloc(0);
+        const size = checkSplit(view, region, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, txnSafe).sizeBytes;
+        key = checkSplit(view, region, 0, Math.floor(size / 2), txnSafe).splitKey ?? Buffer.alloc(0);
       } finally {
         view.close();
       }

@@ -83,6 +83,9 @@ export function drawClusterOptions(prng: Prng, params: GenericParams, count = st
       snapshotStreamsMax: 4,
       raftstore: {
         ...DEFAULT_RAFTSTORE_CONFIG,
+        // TinyKV's tests hold raw data only, and TinyKV splits at any key (the transactional
+        // scenarios turn txn-safe split keys back on: txn_scenarios.ts).
+        txnSafeSplitKeys: false,
         electionTick: TINYKV_TIMING.electionTick,
         heartbeatTick: TINYKV_TIMING.heartbeatTick,
         raftLogGcTickTicks: 1,
