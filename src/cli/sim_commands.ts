@@ -6,7 +6,7 @@
  * `N passed, M failed` line go to stdout.
  */
 import { Command, Option } from 'commander';
-import { replayCommand, runSeed, withBuggyFollowerReads } from '../sim/runner.js';
+import { replayCommand, runSeedAsync, withBuggyFollowerReads } from '../sim/runner.js';
 import type { RunResult } from '../sim/runner.js';
 import { SCENARIOS, findScenario } from '../sim/scenarios.js';
 import type { AnyScenario } from '../sim/scenario.js';
@@ -63,7 +63,7 @@ function printDetails(result: RunResult): void {
   if (f.kind !== 'linearizability') process.stdout.write(`trace tail (rerun with --verbose for every event):\n${result.traceTail.join('\n')}\n`);
 }
 
-function runAll(scenarios: readonly AnyScenario[], opts: RunCommandOptions): number {
+async function runAll(scenarios: readonly AnyScenario[], opts: RunCommandOptions): Promise<number> {
   const { first, last } = opts.seeds;
   const single = scenarios.length === 1 && first === last;
   const total = scenarios.length * (last - first + 1);
@@ -72,7 +72,8 @@ function runAll(scenarios: readonly AnyScenario[], opts: RunCommandOptions): num
   for (const scenario of scenarios) {
     for (let seed = first; seed <= last; seed++) {
       process.stderr.write(`\r[${passed + failed + 1}/${total}] ${scenario.name} seed ${seed}   `);
-      const result = runSeed(scenario, seed, {
+      // Async scenarios (transactions on virtual time) need the async driver; the rest run as before.
+      const result = await runSeedAsync(scenario, seed, {
         // A single seed prints its drawn options first, then (on failure) the details.
         ...(single ? { log: (line: string) => process.stdout.write(`${line}\n`) } : {}),
         ...(opts.verbose ? { traceSink: (line: string) => process.stdout.write(`  ${line}\n`) } : {}),
@@ -111,8 +112,8 @@ export function simCommand(setExit: (code: number) => void): Command {
     .addOption(new Option('--seeds <a..b>', 'seeds to run: "a..b" or "n"').default(parseSeeds('1..1'), '1').argParser(parseSeeds))
     .option('--verbose', 'print the event trace', false)
     .option('--buggy-follower-reads', 'test the tester: followers serve stale reads, the checker must fail the seed', false)
-    .action((name: string, opts: RunCommandOptions) => {
-      setExit(runAll(resolveScenarios(name), opts));
+    .action(async (name: string, opts: RunCommandOptions) => {
+      setExit(await runAll(resolveScenarios(name), opts));
     });
   return sim;
 }

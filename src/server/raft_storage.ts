@@ -15,17 +15,13 @@
  * standalone RawClient) means "the one region this store holds": with a
  * single region covering every key, it behaves like standalone storage.
  */
-import type { Error as RegionError } from '../pb/errorpb.js';
 import type { Region } from '../pb/metapb.js';
-import { CmdType } from '../pb/raft_cmdpb.js';
-import type { RaftCmdResponse, RaftRequestHeader, Request } from '../pb/raft_cmdpb.js';
-import { keyInRegion } from '../raftstore/cmd_check.js';
-import type { RegionView } from '../raftstore/peer.js';
-import { keyNotInRegion, regionNotFound } from '../raftstore/region_errors.js';
-import type { CfName, ReadView } from '../storage/engine.js';
-import { EngineIterator } from '../storage/engine_iterator.js';
-import { checkDataCf, StorageError, STORAGE_ERROR_CODES } from '../storage/storage.js';
-import type { DBIterator, Modify, Storage, StorageContext, StorageReader } from '../storage/storage.js';
+import type { RaftRequestHeader } from '../pb/raft_cmdpb.js';
+import { RegionReader } from '../raftstore/region_reader.js';
+import { regionNotFound } from '../raftstore/region_errors.js';
+import { modifyRequest, routedHeader, snapRequest, throwRegionError } from '../raftstore/storage_commands.js';
+import { StorageError, STORAGE_ERROR_CODES } from '../storage/storage.js';
+import type { Modify, Storage, StorageContext, StorageReader } from '../storage/storage.js';
 import { assert } from '../util/assert.js';
 import type { StoreNode } from './store_node.js';
 
@@ -50,7 +46,7 @@ export class RaftStorage implements Storage {
    */
   async write(ctx: StorageContext, batch: readonly Modify[]): Promise<void> {
     this.checkRunning();
-    const requests = batch.map(toRequest);
+    const requests = batch.map(modifyRequest);
     if (requests.length === 0) return;
     const { response } = await this.node.command({ header: this.header(ctx), requests, adminRequest: undefined });
     throwRegionError(response);
@@ -63,8 +59,7 @@ export class RaftStorage implements Storage {
    */
   async reader(ctx: StorageContext): Promise<StorageReader> {
     this.checkRunning();
-    const snap: Request = { cmdType: CmdType.Snap, get: undefined, put: undefined, delete: undefined, snap: {} };
-    const { response, regionView } = await this.node.command({ header: this.header(ctx), requests: [snap], adminRequest: undefined });
+    const { response, regionView } = await this.node.command({ header: this.header(ctx), requests: [snapRequest()], adminRequest: undefined });
     if (response.header?.error !== undefined) {
       regionView?.view.close();
       throwRegionError(response);
@@ -74,14 +69,7 @@ export class RaftStorage implements Storage {
   }
 
   private header(ctx: StorageContext): RaftRequestHeader {
-    if (ctx.regionId !== 0) {
-      return {
-        regionId: ctx.regionId,
-        peer: ctx.peer === undefined ? undefined : { id: ctx.peer.id, storeId: ctx.peer.storeId },
-        regionEpoch: ctx.regionEpoch === undefined ? undefined : { confVer: ctx.regionEpoch.confVer, version: ctx.regionEpoch.version },
-        term: ctx.term,
-      };
-    }
+    if (ctx.regionId !== 0) return routedHeader(ctx);
     const ids = this.node.regionIds();
     const regionId = ids[0];
     if (ids.length !== 1 || regionId === undefined) throw StorageError.region(regionNotFound(0));
@@ -98,55 +86,4 @@ export class RaftStorage implements Storage {
   private checkRunning(): void {
     if (!this.node.isRunning) throw new StorageError(STORAGE_ERROR_CODES.Stopped, `Store ${this.node.storeId} is not running`);
   }
-}
-
-/** A read view bounded to its region (TinyKV `RegionReader`). */
-class RegionReader implements StorageReader {
-  private readonly iterators = new Set<DBIterator>();
-  private readonly region: Region;
-  private readonly view: ReadView;
-
-  constructor(regionView: RegionView) {
-    this.region = regionView.region;
-    this.view = regionView.view;
-  }
-
-  /** @throws {StorageError} STORAGE_REGION_ERROR (KeyNotInRegion) for a key outside the region. */
-  getCF(cf: CfName, key: Uint8Array): Uint8Array | undefined {
-    checkDataCf(cf);
-    if (!keyInRegion(key, this.region)) throw StorageError.region(keyNotInRegion(key, this.region));
-    return this.view.get(cf, key);
-  }
-
-  iterCF(cf: CfName): DBIterator {
-    checkDataCf(cf);
-    const it = new EngineIterator(this.view, cf, { start: this.region.startKey, end: this.region.endKey });
-    this.iterators.add(it);
-    return it;
-  }
-
-  close(): void {
-    for (const it of this.iterators) it.close();
-    this.iterators.clear();
-    this.view.close();
-  }
-}
-
-/**
- * Iterates [max(seek key, region start), region end): a seek before the
- * region starts at its first key, and the iterator is invalid past its end.
- */
-function toRequest(m: Modify): Request {
-  checkDataCf(m.cf);
-  const key = Buffer.from(m.key.buffer, m.key.byteOffset, m.key.byteLength);
-  if (m.type === 'put') {
-    const value = Buffer.from(m.value.buffer, m.value.byteOffset, m.value.byteLength);
-    return { cmdType: CmdType.Put, get: undefined, put: { cf: m.cf, key, value }, delete: undefined, snap: undefined };
-  }
-  return { cmdType: CmdType.Delete, get: undefined, put: undefined, delete: { cf: m.cf, key }, snap: undefined };
-}
-
-function throwRegionError(response: RaftCmdResponse): void {
-  const error: RegionError | undefined = response.header?.error;
-  if (error !== undefined) throw StorageError.region(error);
 }

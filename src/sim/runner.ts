@@ -23,7 +23,7 @@ import { SimulationError } from './errors.js';
 import type { SimFailureKind } from './errors.js';
 import { FaultInjector } from './faults.js';
 import type { KvOperation } from './history.js';
-import { describeOptions, isCustomScenario } from './scenario.js';
+import { describeOptions, isAsyncScenario, isCustomScenario } from './scenario.js';
 import type { AnyScenario, Scenario, SimOptions } from './scenario.js';
 import { SimRandom } from './prng.js';
 import { Simulation } from './simulation.js';
@@ -84,8 +84,12 @@ export function withBuggyFollowerReads(options: SimOptions): SimOptions {
   };
 }
 
-/** Runs one seed. Never throws for a failing seed: the failure is in the result. */
+/**
+ * Runs one seed. Never throws for a failing seed: the failure is in the result.
+ * @throws {AssertionError} for an async scenario (use {@link runSeedAsync}).
+ */
 export function runSeed(scenario: AnyScenario, seed: number, options: RunOptions = {}): RunResult {
+  if (isAsyncScenario(scenario)) assert(false, `scenario ${scenario.name} runs async code: use runSeedAsync`);
   if (isCustomScenario(scenario)) return scenario.run(seed, options);
   const sim = buildSimulation(scenario, seed, options);
   const optionsLine = `SEED=${seed} scenario=${scenario.name} ${describeOptions(sim.options)}`;
@@ -110,6 +114,15 @@ export function runSeed(scenario: AnyScenario, seed: number, options: RunOptions
     virtualMs: sim.clock.nowMs,
     stats: collectStats(sim, history),
   };
+}
+
+/**
+ * Runs one seed of any scenario: an async one through its driver, the others
+ * exactly as {@link runSeed} does. Never rejects for a failing seed.
+ */
+export async function runSeedAsync(scenario: AnyScenario, seed: number, options: RunOptions = {}): Promise<RunResult> {
+  if (isAsyncScenario(scenario)) return scenario.runAsync(seed, options);
+  return runSeed(scenario, seed, options);
 }
 
 function buildSimulation(scenario: Scenario, seed: number, options: RunOptions): Simulation {

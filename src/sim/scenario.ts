@@ -60,11 +60,26 @@ export interface CustomScenario {
   readonly run: (seed: number, options: RunOptions) => RunResult;
 }
 
+/**
+ * A custom scenario whose world runs async code (the txn handlers on the
+ * stores, a TxnClient over SimTxnRpc) on virtual time, through the async
+ * driver (src/sim/cluster/async_driver.ts). Run it with `runSeedAsync`.
+ */
+export interface AsyncCustomScenario {
+  readonly name: string;
+  readonly description: string;
+  readonly runAsync: (seed: number, options: RunOptions) => Promise<RunResult>;
+}
+
 /** Any scenario `tinykv sim run` knows. */
-export type AnyScenario = Scenario | CustomScenario;
+export type AnyScenario = Scenario | CustomScenario | AsyncCustomScenario;
 
 export function isCustomScenario(s: AnyScenario): s is CustomScenario {
   return 'run' in s;
+}
+
+export function isAsyncScenario(s: AnyScenario): s is AsyncCustomScenario {
+  return 'runAsync' in s;
 }
 
 /** Checks the relationships between options that the simulation relies on. */

@@ -13,6 +13,8 @@ import { drawRatio, pick, ratio, RATIO_NEVER } from './prng.js';
 import type { Prng } from './prng.js';
 import type { AnyScenario, Scenario, ScriptedFault, SimOptions } from './scenario.js';
 import { CLUSTER_SCENARIOS } from './cluster/scenarios.js';
+import { TXN_RPC_SCENARIOS } from './cluster/txn_rpc_scenario.js';
+import { TXN_SCENARIOS } from './cluster/txn_scenarios.js';
 
 /** The timing every scenario shares: tick, election timeout and the timeouts derived from it. */
 function drawBase(prng: Prng, nodeCounts: readonly number[]): SimOptions {
@@ -212,8 +214,8 @@ export const RAFTKV_SCENARIOS: readonly Scenario[] = [
   },
 ];
 
-/** Every scenario: the raft KV ones, then the raftstore cluster ones (TinyKV's test names). */
-export const SCENARIOS: readonly AnyScenario[] = [...RAFTKV_SCENARIOS, ...CLUSTER_SCENARIOS];
+/** Every scenario: the raft KV ones, the raftstore cluster ones (TinyKV's test names), then the transactional ones (async). */
+export const SCENARIOS: readonly AnyScenario[] = [...RAFTKV_SCENARIOS, ...CLUSTER_SCENARIOS, ...TXN_SCENARIOS, ...TXN_RPC_SCENARIOS];
 
 export function findScenario(name: string): AnyScenario | undefined {
   return SCENARIOS.find((s) => s.name === name);

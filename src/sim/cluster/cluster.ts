@@ -93,6 +93,14 @@ export class Cluster {
   private nextFilterId = 1;
   /** Sees every message a store sends (scripted scenarios record and replay with it). */
   tap: ((envelope: ClusterEnvelope) => void) | undefined;
+  /**
+   * Set when code on the clock settled a promise (a store's raft storage, a
+   * client's rpc): the async driver (async_driver.ts) then runs the promise
+   * continuations before the next clock event.
+   */
+  private asyncWork = false;
+  /** The first error thrown by async work on the stores (a bug: it fails the seed). */
+  private asyncFailure: { readonly error: unknown } | undefined;
 
   constructor(seed: number, options: ClusterOptions, hooks: ClusterHooks = {}) {
     assert(options.storeCount >= 1 && options.storeCount < clientIdBase, `cluster: ${options.storeCount} stores`);
@@ -121,6 +129,7 @@ export class Cluster {
             this.network.send(e, onOutcome);
           },
           scheduler: this.scheduler, observer: this.safety,
+          noteAsync: () => this.noteAsync(), failAsync: (error) => this.failAsync(error),
         },
         options.store,
       ));
@@ -179,6 +188,30 @@ export class Cluster {
     const endpoint = this.nextEndpoint++;
     this.endpoints.set(endpoint, handler);
     return endpoint;
+  }
+
+  /** Code on the clock settled a promise: its continuations must run before the next event. */
+  noteAsync(): void {
+    this.asyncWork = true;
+  }
+
+  /** Whether {@link noteAsync} was called since the last call of this (which clears it). */
+  takeAsyncWork(): boolean {
+    const work = this.asyncWork;
+    this.asyncWork = false;
+    return work;
+  }
+
+  /** Async work on a store threw: the first such error fails the run at the driver's next check. */
+  failAsync(error: unknown): void {
+    this.asyncFailure ??= { error };
+  }
+
+  /** The error {@link failAsync} recorded, if any (cleared). */
+  takeAsyncFailure(): { readonly error: unknown } | undefined {
+    const failure = this.asyncFailure;
+    this.asyncFailure = undefined;
+    return failure;
   }
 
   /** Runs every event up to virtual time `timeMs`. */

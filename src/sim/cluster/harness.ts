@@ -32,7 +32,7 @@ import { ClusterClient } from './cluster_client.js';
 import type { RequestOutcome } from './cluster_client.js';
 
 /** Most clock events one blocking helper may run (a stuck helper is a bug, not a slow run). */
-const helperEventsMax = 20_000_000;
+export const helperEventsMax = 20_000_000;
 
 /** Runs the clock until `done()` holds; throws a liveness failure after `timeoutMs` of virtual time. */
 export function runUntilTrue(cluster: Cluster, done: () => boolean, timeoutMs: number, what: string): void {
@@ -328,14 +328,76 @@ function watchRegions(cluster: Cluster, everyMs: number): { failure: () => strin
   return { failure: () => failure };
 }
 
-export interface ClusterScenarioRun {
+/** What a cluster scenario's seed determined, apart from its body. */
+export interface ClusterScenarioSetup {
   /** Every option the seed determined, `key=value` pairs (the rest of the SEED= line). */
   readonly optionsLine: string;
   readonly options: ClusterOptions;
-  /** The scenario's steps; throws SimulationError (or AssertionError) on failure. */
-  readonly body: (cluster: Cluster) => void;
   /** Virtual time the final convergence may take. */
   readonly convergenceMs: number;
+}
+
+export interface ClusterScenarioRun extends ClusterScenarioSetup {
+  /** The scenario's steps; throws SimulationError (or AssertionError) on failure. */
+  readonly body: (cluster: Cluster) => void;
+}
+
+/**
+ * One seed's run of a cluster scenario, in the three steps both flavours
+ * share (sync here, async in async_driver.ts): the constructor builds the
+ * cluster from the seed and logs the SEED= line; `start` starts it and watches the
+ * region invariants; after the body, `finish` heals, converges and checks
+ * the invariants, and `result` checks the history and builds the result.
+ */
+export class ClusterScenarioWorld {
+  readonly cluster: Cluster;
+  readonly optionsLine: string;
+  private regions: { failure: () => string | undefined } | undefined;
+
+  constructor(private readonly name: string, private readonly seed: number, private readonly setup: ClusterScenarioSetup, private readonly options: RunOptions) {
+    this.cluster = new Cluster(seed, setup.options, {
+      ...(options.traceEnabled === undefined ? {} : { traceEnabled: options.traceEnabled }),
+      ...(options.traceSink === undefined ? {} : { traceSink: options.traceSink }),
+    });
+    this.optionsLine = `SEED=${seed} scenario=${name} ${setup.optionsLine}`;
+    options.log?.(this.optionsLine);
+  }
+
+  start(): void {
+    this.cluster.start();
+    this.regions = watchRegions(this.cluster, 100);
+  }
+
+  /**
+   * The liveness phase and the checks after the body.
+   * @throws {SimulationError} convergence or safety; an error async work on a store threw.
+   */
+  finish(): void {
+    converge(this.cluster, this.setup.convergenceMs);
+    const asyncFailure = this.cluster.takeAsyncFailure();
+    if (asyncFailure !== undefined) throw asyncFailure.error;
+    const broken = this.regions?.failure();
+    if (broken !== undefined) throw new SimulationError('safety', broken);
+  }
+
+  /** The run's result; the history is checked unless the run already failed. */
+  result(failure: RunFailure | undefined): RunResult {
+    const cluster = this.cluster;
+    const history = cluster.history.finish();
+    if (failure === undefined && this.options.checkHistory !== false) failure = checkHistory(history);
+    const net = cluster.network.stats;
+    return {
+      scenario: this.name, seed: this.seed, passed: failure === undefined, ...(failure === undefined ? {} : { failure }),
+      optionsLine: this.optionsLine, traceDigest: cluster.trace.digest(), traceTail: cluster.trace.tail(), history, virtualMs: cluster.clock.nowMs,
+      stats: {
+        operations: history.length, events: cluster.clock.executed, messagesSent: net.sent, messagesDelivered: net.delivered,
+        messagesDropped: net.droppedLoss + net.droppedFilter + net.droppedPartition + net.droppedOverflow,
+        appliedEntries: cluster.safety.appliedEntries,
+        crashes: cluster.storeIds.reduce((n, id) => n + cluster.disk(id).stats.crashes, 0),
+        lostWrites: cluster.storeIds.reduce((n, id) => n + cluster.disk(id).stats.lostWrites, 0),
+      },
+    };
+  }
 }
 
 /**
@@ -344,37 +406,16 @@ export interface ClusterScenarioRun {
  * check the history's linearizability. Never throws for a failing seed.
  */
 export function runClusterScenario(name: string, seed: number, run: ClusterScenarioRun, options: RunOptions): RunResult {
-  const cluster = new Cluster(seed, run.options, {
-    ...(options.traceEnabled === undefined ? {} : { traceEnabled: options.traceEnabled }),
-    ...(options.traceSink === undefined ? {} : { traceSink: options.traceSink }),
-  });
-  const optionsLine = `SEED=${seed} scenario=${name} ${run.optionsLine}`;
-  options.log?.(optionsLine);
+  const world = new ClusterScenarioWorld(name, seed, run, options);
   let failure: RunFailure | undefined;
   try {
-    cluster.start();
-    const regions = watchRegions(cluster, 100);
-    run.body(cluster);
-    converge(cluster, run.convergenceMs);
-    const broken = regions.failure();
-    if (broken !== undefined) throw new SimulationError('safety', broken);
+    world.start();
+    run.body(world.cluster);
+    world.finish();
   } catch (error: unknown) {
     failure = toFailure(error);
   }
-  const history = cluster.history.finish();
-  if (failure === undefined && options.checkHistory !== false) failure = checkHistory(history);
-  const net = cluster.network.stats;
-  return {
-    scenario: name, seed, passed: failure === undefined, ...(failure === undefined ? {} : { failure }),
-    optionsLine, traceDigest: cluster.trace.digest(), traceTail: cluster.trace.tail(), history, virtualMs: cluster.clock.nowMs,
-    stats: {
-      operations: history.length, events: cluster.clock.executed, messagesSent: net.sent, messagesDelivered: net.delivered,
-      messagesDropped: net.droppedLoss + net.droppedFilter + net.droppedPartition + net.droppedOverflow,
-      appliedEntries: cluster.safety.appliedEntries,
-      crashes: cluster.storeIds.reduce((n, id) => n + cluster.disk(id).stats.crashes, 0),
-      lostWrites: cluster.storeIds.reduce((n, id) => n + cluster.disk(id).stats.lostWrites, 0),
-    },
-  };
+  return world.result(failure);
 }
 
 /** Heals every fault, restarts every store, and waits for identical replicas. */

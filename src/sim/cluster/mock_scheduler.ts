@@ -5,7 +5,9 @@
  * and one scheduling operator per region (AddPeer / RemovePeer /
  * TransferLeader) that rides on the heartbeat response until it is finished.
  * Everything is synchronous and deterministic: no timers, no randomness except
- * the Prng a caller passes to {@link MockScheduler.randomRegion}.
+ * the Prng a caller passes to {@link MockScheduler.randomRegion}, and no
+ * clock except the virtual time a caller passes to {@link MockScheduler.tso}
+ * (the scheduler's timestamp oracle, TinyKV's `GetTS`).
  *
  * Kept from TinyKV:
  * - `allocId` counts up from `firstId` (TinyKV: baseID = store count + 1).
@@ -82,6 +84,9 @@ interface LeaderInfo {
 
 const EPOCH_ZERO: RegionEpoch = { confVer: 0, version: 0 };
 
+/** TSO logical bits (TinyKV / PD: ts = physical << 18 | logical). */
+const TSO_LOGICAL_BITS = 18n;
+
 export class MockScheduler {
   private readonly clusterId: number;
   /** The next id `allocId` returns. */
@@ -97,6 +102,8 @@ export class MockScheduler {
   /** Peer id → peer, as the latest accepted leaders report them (TinyKV `pendingPeers`). */
   private readonly pending = new Map<number, Peer>();
   private readonly operators = new Map<number, Operator>();
+  /** The last timestamp the TSO handed out (0: none yet). Invariant: only grows. */
+  private lastTs = 0n;
 
   /**
    * @param firstId the first id `allocId` returns; TinyKV uses store count + 1,
@@ -109,7 +116,22 @@ export class MockScheduler {
     this.clusterId = clusterId;
   }
 
-  /** A new globally unique id for a region or a peer (TinyKV `AllocID`). */
+  /**
+   * A timestamp from the TSO (PD's layout: physical ms << 18 | logical), with
+   * `nowMs` (virtual ms since the cluster started) as the physical part.
+   * Strictly greater than every timestamp handed out before: within one ms,
+   * the logical part counts up (past 2^18 of them, the physical part runs
+   * ahead of the clock, as PD's does until its clock catches up).
+   */
+  tso(nowMs: number): bigint {
+    assert(Number.isSafeInteger(nowMs) && nowMs >= 0, `mock scheduler: bad TSO time ${nowMs}`);
+    const physical = BigInt(nowMs) << TSO_LOGICAL_BITS;
+    const ts = physical > this.lastTs ? physical : this.lastTs + 1n;
+    assert(ts > this.lastTs, 'mock scheduler: TSO went backwards');
+    this.lastTs = ts;
+    return ts;
+  }
+
   /** TinyKV `StoreHeartbeat` (its mock ignores it): the latest stats of each store are kept for checks. */
   storeHeartbeat(req: StoreHeartbeatRequest): void {
     const stats = req.stats;
@@ -123,6 +145,7 @@ export class MockScheduler {
     return s === undefined ? undefined : { ...s };
   }
 
+  /** A new globally unique id for a region or a peer (TinyKV `AllocID`). */
   allocId(): number {
     const id = this.nextId;
     this.nextId++;

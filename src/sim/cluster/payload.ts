@@ -6,8 +6,13 @@
  * the store to scan the read view a Snap returns (the view itself cannot
  * travel), as TinyKV's harness scans `cb.Txn` after a Snap.
  */
+import {
+  BatchRollbackRequest, BatchRollbackResponse, CheckTxnStatusRequest, CheckTxnStatusResponse, CommitRequest, CommitResponse,
+  GetRequest, GetResponse, PrewriteRequest, PrewriteResponse, ResolveLockRequest, ResolveLockResponse, ScanRequest, ScanResponse,
+} from '../../pb/kvrpcpb.js';
 import { RaftMessage, SnapshotChunk } from '../../pb/raft_serverpb.js';
 import type { RaftCmdRequest, RaftCmdResponse } from '../../pb/raft_cmdpb.js';
+import type { TxnMethod, TxnRequest, TxnResponse } from '../../client/txn_rpc.js';
 import { MessageType } from '../../raft/types.js';
 import { assertNever } from '../../util/assert.js';
 import type { Envelope } from '../network.js';
@@ -18,6 +23,12 @@ export interface ScanBounds {
   /** Exclusive; empty = unbounded. */
   readonly end: Buffer;
 }
+
+/** One transactional request, its method and request type correlated. */
+export type TxnCall = { [M in TxnMethod]: { readonly method: M; readonly request: TxnRequest<M> } }[TxnMethod];
+
+/** A store's answer to a {@link TxnCall}: the method's response. */
+export type TxnAnswer = { [M in TxnMethod]: { readonly method: M; readonly response: TxnResponse<M> } }[TxnMethod];
 
 export type ClusterPayload =
   | { readonly kind: 'raft'; readonly message: RaftMessage }
@@ -38,7 +49,10 @@ export type ClusterPayload =
        * as latin1 strings: what the history records (one byte per char).
        */
       readonly entries?: readonly (readonly [string, string])[];
-    };
+    }
+  /** A transactional request from a `SimTxnRpc`; `request.context` routes it (region id, epoch, leader peer). */
+  | ({ readonly kind: 'txn'; readonly reqId: number } & TxnCall)
+  | ({ readonly kind: 'txnResp'; readonly reqId: number } & TxnAnswer);
 
 export type ClusterEnvelope = Envelope<ClusterPayload>;
 
@@ -50,6 +64,7 @@ export function clonePayload(p: ClusterPayload): ClusterPayload {
     case 'snapChunk':
       return { ...p, chunk: SnapshotChunk.decode(SnapshotChunk.encode(p.chunk).finish()) };
     default:
+      // Client traffic (cmd, txn and their answers): client links never duplicate.
       return p;
   }
 }
@@ -61,12 +76,48 @@ export function messageTypeName(p: ClusterPayload): string {
     case 'snapChunk':
       return 'MsgSnapshot';
     case 'cmd':
+    case 'txn':
       return 'request';
     case 'cmdResp':
+    case 'txnResp':
       return 'response';
     default:
       return assertNever(p, 'unknown payload');
   }
+}
+
+/** A message's encoder (the kvrpcpb codecs' `encode`), for fingerprints. */
+interface Encoder<T> {
+  encode(message: T): { finish(): Uint8Array };
+}
+
+const TXN_CODECS: { readonly [M in TxnMethod]: { readonly req: Encoder<TxnRequest<M>>; readonly res: Encoder<TxnResponse<M>> } } = {
+  KvGet: { req: GetRequest, res: GetResponse },
+  KvScan: { req: ScanRequest, res: ScanResponse },
+  KvPrewrite: { req: PrewriteRequest, res: PrewriteResponse },
+  KvCommit: { req: CommitRequest, res: CommitResponse },
+  KvCheckTxnStatus: { req: CheckTxnStatusRequest, res: CheckTxnStatusResponse },
+  KvBatchRollback: { req: BatchRollbackRequest, res: BatchRollbackResponse },
+  KvResolveLock: { req: ResolveLockRequest, res: ResolveLockResponse },
+};
+
+function encodeRequest<M extends TxnMethod>(method: M, request: TxnRequest<M>): Uint8Array {
+  return TXN_CODECS[method].req.encode(request).finish();
+}
+
+function encodeResponse<M extends TxnMethod>(method: M, response: TxnResponse<M>): Uint8Array {
+  return TXN_CODECS[method].res.encode(response).finish();
+}
+
+/**
+ * FNV-1a of the wire bytes mixed with the request id: the protobuf encoding
+ * is a pure function of the message (fields in number order, no maps), so
+ * the fingerprint is the same in every run of a seed.
+ */
+function fingerprintBytes(reqId: number, bytes: Uint8Array): number {
+  let h = 0x811c9dc5 ^ Math.imul(reqId, 0x85ebca6b);
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ (bytes[i] as number), 0x01000193);
+  return h >>> 0;
 }
 
 export function fingerprintPayload(p: ClusterPayload): number {
@@ -83,6 +134,10 @@ export function fingerprintPayload(p: ClusterPayload): number {
       return Math.imul(p.reqId, 0x85ebca6b) >>> 0;
     case 'cmdResp':
       return (Math.imul(p.reqId, 0x85ebca6b) ^ (p.response.header?.error === undefined ? 0 : 1 << 29)) >>> 0;
+    case 'txn':
+      return fingerprintBytes(p.reqId, encodeRequest(p.method, p.request));
+    case 'txnResp':
+      return fingerprintBytes(p.reqId, encodeResponse(p.method, p.response));
     default:
       return assertNever(p, 'unknown payload');
   }
@@ -102,6 +157,10 @@ export function describeEnvelope(e: ClusterEnvelope): string {
       return `${e.from}->${e.to} cmd #${p.reqId} r${p.request.header?.regionId ?? 0}`;
     case 'cmdResp':
       return `${e.from}->${e.to} resp #${p.reqId} ${p.response.header?.error?.message ?? 'ok'}`;
+    case 'txn':
+      return `${e.from}->${e.to} ${p.method} #${p.reqId} r${p.request.context?.regionId ?? 0}`;
+    case 'txnResp':
+      return `${e.from}->${e.to} ${p.method} resp #${p.reqId} ${p.response.regionError?.message ?? 'ok'}`;
     default:
       return assertNever(p, 'unknown payload');
   }

@@ -15,12 +15,17 @@
  *   messages stay lossy datagrams, as in TinyKV's transport;
  * - snapshot generation runs in a later event (asynchronous, as TiKV's
  *   region worker), and raft retries the send once it is ready;
- * - ticks every `tickMs`; region heartbeats of leaders to the scheduler.
+ * - ticks every `tickMs`; region heartbeats of leaders to the scheduler;
+ * - transactional requests (`txn` payloads) run the production handlers
+ *   (sim_txn_service.ts: `Server` over `SimRaftStorage`), whose storage
+ *   commands come back here as commands with an internal reply address.
  *
  * A crash drops the core, the store's pending events and every unsynced
- * write; a restart rebuilds the core from the disk.
+ * write; a restart rebuilds the core from the disk. The txn service belongs
+ * to one incarnation: a promise of a crashed incarnation never settles into
+ * the next one, and it sends no answer.
  */
-import type { RaftCmdResponse } from '../../pb/raft_cmdpb.js';
+import type { RaftCmdRequest, RaftCmdResponse } from '../../pb/raft_cmdpb.js';
 import type { RaftMessage } from '../../pb/raft_serverpb.js';
 import type { Region } from '../../pb/metapb.js';
 import type { AskSplitRequest, AskSplitResponse, RegionHeartbeatRequest, RegionHeartbeatResponse, StoreHeartbeatRequest } from '../../pb/schedulerpb.js';
@@ -40,13 +45,17 @@ import type { Prng } from '../prng.js';
 import type { Trace } from '../trace.js';
 import type { ClusterEnvelope, ClusterPayload, ScanBounds } from './payload.js';
 import { messageTypeName } from './payload.js';
+import { SimRaftStorage } from './sim_raft_storage.js';
+import type { CommandAnswer } from './sim_raft_storage.js';
+import { SimTxnService } from './sim_txn_service.js';
 
-/** Where a command's answer goes. */
-export interface ReplyTo {
-  readonly endpoint: number;
-  readonly reqId: number;
-  readonly scan: ScanBounds | undefined;
-}
+/**
+ * Where a command's answer goes: a client endpoint over the network, or, for
+ * the commands of this store's own raft storage, a callback in process.
+ */
+export type ReplyTo =
+  | { readonly kind: 'client'; readonly endpoint: number; readonly reqId: number; readonly scan: ScanBounds | undefined }
+  | { readonly kind: 'internal'; readonly onAnswer: CommandAnswer };
 
 export interface SimStoreConfig {
   readonly raftstore: RaftstoreConfig;
@@ -80,6 +89,10 @@ export interface SimStoreDeps {
   readonly send: (envelope: ClusterEnvelope, onOutcome?: OutcomeCallback) => void;
   readonly scheduler: SchedulerSink;
   readonly observer: PeerObserver;
+  /** A clock event settled a promise (the async driver runs its continuations next). */
+  readonly noteAsync: () => void;
+  /** Async work of the store threw (a bug: the seed fails). */
+  readonly failAsync: (error: unknown) => void;
 }
 
 /** A snapshot stream's transport resends a lost chunk after this long (a TCP retransmission). */
@@ -95,6 +108,8 @@ export class SimStore {
   private readonly deps: SimStoreDeps;
   private readonly config: SimStoreConfig;
   private core: StoreCore<ReplyTo> | undefined;
+  /** The running incarnation's transactional handlers (over its own raft storage). */
+  private txn: SimTxnService | undefined;
   private persisting = false;
   private nextStreamId = 1;
   /** Snapshot streams being sent. */
@@ -126,6 +141,8 @@ export class SimStore {
     this.core = StoreCore.load<ReplyTo>({
       storeId: this.storeId, engine: this.deps.disk, rng: () => this.deps.prng.split(), config: this.config.raftstore, observer: this.deps.observer,
     });
+    const core = this.core;
+    this.txn = new SimTxnService(new SimRaftStorage({ command: (request, onAnswer) => this.internalCommand(core, request, onAnswer) }));
     this.persisting = false;
     this.streamsOut = 0;
     this.startedAtMs = this.deps.clock.nowMs;
@@ -158,6 +175,7 @@ export class SimStore {
   crash(): void {
     assert(this.core !== undefined, `store ${this.storeId} is not running`);
     this.core = undefined;
+    this.txn = undefined;
     const cancelled = this.deps.clock.cancelOwner(this.storeId);
     const lost = this.deps.disk.crash();
     this.record(`crash: ${cancelled} events cancelled, ${lost} unsynced writes lost`);
@@ -175,13 +193,57 @@ export class SimStore {
         this.receiveChunk(core, envelope.from, p);
         break;
       case 'cmd': {
-        const effects = core.handleCommand(p.request, { endpoint: envelope.from, reqId: p.reqId, scan: p.scan });
+        const effects = core.handleCommand(p.request, { kind: 'client', endpoint: envelope.from, reqId: p.reqId, scan: p.scan });
         if (effects !== undefined) this.execute(effects);
         break;
       }
+      case 'txn':
+        this.serveTxn(core, envelope.from, p);
+        break;
       case 'cmdResp':
-        assert(false, `store ${this.storeId} received a command response`);
+      case 'txnResp':
+        assert(false, `store ${this.storeId} received a ${p.kind}`);
     }
+    this.pump();
+  }
+
+  /**
+   * Runs a transactional request through this incarnation's Server and sends
+   * its answer, unless the store crashed meanwhile (a dead process answers
+   * nothing; the client times out). The handler runs partly in promise
+   * continuations, which the async driver runs between clock events.
+   */
+  private serveTxn(core: StoreCore<ReplyTo>, from: number, p: Extract<ClusterPayload, { kind: 'txn' }>): void {
+    const txn = this.txn;
+    assert(txn !== undefined, `store ${this.storeId}: running without a txn service`);
+    txn.serve(p).then((answer) => {
+      if (this.core !== core) return;
+      const payload: ClusterPayload = { kind: 'txnResp', reqId: p.reqId, ...answer };
+      this.deps.send({ from: this.storeId, to: from, type: messageTypeName(payload), regionId: 0, payload });
+    }).catch((error: unknown) => this.deps.failAsync(error));
+  }
+
+  /**
+   * A command of this store's raft storage (sim_raft_storage.ts), proposed
+   * on incarnation `core`. Called from promise continuations, never while
+   * a pump runs (continuations run only once the stack is empty). A crashed
+   * incarnation takes nothing and answers nothing.
+   */
+  private internalCommand(core: StoreCore<ReplyTo>, request: RaftCmdRequest, onAnswer: CommandAnswer): void {
+    if (this.core !== core) return;
+    const replyTo: ReplyTo = {
+      kind: 'internal',
+      onAnswer: (response, regionView) => {
+        if (this.core !== core) {
+          regionView?.view.close();
+          return;
+        }
+        onAnswer(response, regionView);
+        this.deps.noteAsync();
+      },
+    };
+    const effects = core.handleCommand(request, replyTo);
+    if (effects !== undefined) this.execute(effects);
     this.pump();
   }
 
@@ -364,6 +426,7 @@ export class SimStore {
   }
 
   private respond(replyTo: ReplyTo, response: RaftCmdResponse, regionView: RegionView | undefined): void {
+    if (replyTo.kind === 'internal') return replyTo.onAnswer(response, regionView);
     const id = replyTo.endpoint * 2 ** 32 + replyTo.reqId;
     if (this.answered.has(id)) assert(false, `store ${this.storeId}: request ${replyTo.reqId} of ${replyTo.endpoint} answered twice`);
     this.answered.add(id);
