@@ -35,6 +35,7 @@ import { waitSettled } from './settle.js';
 import type { SettleResult } from './settle.js';
 import { compareStores, readStore } from './store_convergence.js';
 import type { ConvergenceReport } from './store_convergence.js';
+import { ChaosBank } from './txn_bank.js';
 import { finalReads, keyNames, Pacer, runWorker, WorkloadStats } from './workload.js';
 import type { FinalReads } from './workload.js';
 
@@ -67,6 +68,7 @@ interface Run {
   nemesis: Nemesis | undefined;
   operators: OperatorInjector | undefined;
   playground: Playground | undefined;
+  bank: ChaosBank | undefined;
   capped: boolean;
   workloadMs: number;
 }
@@ -81,7 +83,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
   const dataDir = o.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tinykv-chaos-'));
   const run: Run = {
     o, dataDir, tempDir, t0: performance.now(), keys: keyNames(o.keys), recorder: new HistoryRecorder(() => performance.now()),
-    stats: new WorkloadStats(), unexpectedExits: [], failures: [], warnings: [], nemesis: undefined, operators: undefined, playground: undefined, capped: false, workloadMs: 0,
+    stats: new WorkloadStats(), unexpectedExits: [], failures: [], warnings: [], nemesis: undefined, operators: undefined, playground: undefined, bank: undefined, capped: false, workloadMs: 0,
   };
   o.log(`SEED=${o.seed} ${settingsLine(o)} dataDir=${dataDir}`);
   const prng = new Prng(o.seed);
@@ -91,16 +93,19 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
   let convergence: ChaosReport['convergence'];
   try {
     run.playground = await startCluster(run);
+    await bankSetupPhase(run);
     await runFaultyPhase(run, prng);
     settle = await settlePhase(run);
     reads = await finalReadPhase(run);
     lin = linearizabilityPhase(run);
+    await bankCheckPhase(run);
     // Followers learn the last commit index from the leader's next heartbeat: a short quiet time before the
     // parallel stop lets them apply it, so more replicas are at one applied index and get compared.
     await new Promise((resolve) => setTimeout(resolve, QUIET_BEFORE_STOP_MS));
   } catch (err: unknown) {
     run.failures.push(`run aborted: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   } finally {
+    await run.bank?.close();
     await run.playground?.stop();
   }
   if (run.playground !== undefined) convergence = await convergencePhase(run);
@@ -149,13 +154,15 @@ async function runFaultyPhase(run: Run, prng: Prng): Promise<void> {
   const operators = o.operatorIntervalMs > 0 ? new OperatorInjector({ pdAddr: pg.pdAddr, rng: prng.split(), intervalMs: o.operatorIntervalMs, log: o.log }) : undefined;
   run.operators = operators;
   const operatorsDone = operators?.run();
+  // The bank's streams are split last, so that a seed's raw operations, kills and operators are as before it existed.
+  const bankDone = run.bank?.run(Array.from({ length: o.txnWorkers }, () => prng.split()), () => stopping) ?? [];
   const progress = setInterval(() => o.log(progressLine(run, performance.now() - start)), PROGRESS_MS);
   try {
     await new Promise((resolve) => setTimeout(resolve, o.durationMs));
     stopping = true;
     nemesis.stop();
     operators?.stop();
-    await Promise.all([nemesisDone, operatorsDone, ...workers]);
+    await Promise.all([nemesisDone, operatorsDone, ...workers, ...bankDone]);
   } finally {
     clearInterval(progress);
     for (const c of clients) c.close();
@@ -164,6 +171,29 @@ async function runFaultyPhase(run: Run, prng: Prng): Promise<void> {
   run.workloadMs = Math.round(performance.now() - start);
   await nemesis.reviveExited();
   o.log(`faults stopped: ${progressLine(run, run.workloadMs)}`);
+}
+
+/** Opens the bank's accounts before the faults start (a failure here aborts the run). */
+async function bankSetupPhase(run: Run): Promise<void> {
+  const o = run.o;
+  if (o.txnWorkers === 0) return;
+  const pg = run.playground as Playground;
+  run.bank = new ChaosBank({ pdAddr: pg.pdAddr, workers: o.txnWorkers, accounts: o.txnAccounts, opDeadlineMs: o.opDeadlineMs });
+  await run.bank.setup();
+  o.log(`txn bank: ${o.txnAccounts} accounts opened, ${o.txnWorkers} workers`);
+}
+
+/** On the settled cluster: the bank's unknown commits resolved, a last snapshot, snapshot isolation checked. */
+async function bankCheckPhase(run: Run): Promise<void> {
+  const bank = run.bank;
+  if (bank === undefined) return;
+  await bank.finalCheck(Math.max(run.o.opDeadlineMs, FINAL_READ_DEADLINE_MS));
+  const r = bank.report();
+  for (const f of r.failures) run.failures.push(f);
+  const s = r.summary;
+  if (s !== undefined) {
+    run.o.log(`txn bank: snapshot isolation ok, ${s.txns} txns (${s.committed} committed, ${s.aborted} aborted, ${s.unknown} unknown of which ${s.unknownCommitted} committed), every snapshot summed to the total`);
+  }
 }
 
 async function settlePhase(run: Run): Promise<SettleResult> {
@@ -237,7 +267,7 @@ function finish(run: Run, settle: SettleResult | undefined, reads: FinalReads | 
   return {
     ok, failures: run.failures, warnings: run.warnings, seed: o.seed, dataDir: run.dataDir, dataKept, settings: settings(o),
     workloadMs: run.workloadMs, totalMs: Math.round(performance.now() - run.t0), ops, kills, settle, regions: settle?.regions,
-    finalReads: reads, linearizability: lin, convergence,
+    finalReads: reads, linearizability: lin, txnBank: run.bank?.report(), convergence,
   };
 }
 
@@ -258,7 +288,7 @@ function progressLine(run: Run, elapsedMs: number): string {
 
 function settings(o: ResolvedChaosOptions): Record<string, number | string | boolean | undefined> {
   return {
-    durationMs: o.durationMs, stores: o.stores, workers: o.workers, keys: o.keys, valueBytesMin: o.valueBytesMin, valueBytesMax: o.valueBytesMax,
+    durationMs: o.durationMs, stores: o.stores, workers: o.workers, keys: o.keys, txnWorkers: o.txnWorkers, txnAccounts: o.txnAccounts, valueBytesMin: o.valueBytesMin, valueBytesMax: o.valueBytesMax,
     regionSplitSizeBytes: o.regionSplitSizeBytes, heartbeatMs: o.heartbeatMs, raftTickMs: o.raftTickMs, killIntervalMs: o.killIntervalMs,
     downMsMin: o.downMsMin, downMsMax: o.downMsMax, schedulerKillOneIn: o.schedulerKillOneIn, maxStoreDownTimeMs: o.maxStoreDownTimeMs,
     operatorIntervalMs: o.operatorIntervalMs, opDeadlineMs: o.opDeadlineMs, opsMax: o.opsMax,

@@ -2,7 +2,7 @@
  * `npm run chaos`: the chaos test with real processes (docs/CHAOS.md).
  *
  *   node dist/src/chaos/main.js [--duration 10m] [--seed N] [--stores 3]
- *     [--workers 8] [--keys 64] [--kill-interval 4s]
+ *     [--workers 8] [--keys 64] [--txn-workers 4] [--kill-interval 4s]
  *     [--max-store-down-time 10s] [--data-dir DIR] [--keep-data]
  *
  * Prints progress and the human summary, then one JSON line, and last
@@ -15,7 +15,7 @@ import type { ChaosOptions } from './options.js';
 import { ChaosOptionError, parseDurationMs } from './options.js';
 import { renderJsonLine, renderSummary } from './report.js';
 
-const USAGE = 'usage: chaos [--duration 10m] [--seed N] [--stores 3] [--workers 8] [--keys 64] [--kill-interval 4s] [--max-store-down-time 10s] [--data-dir DIR] [--keep-data]';
+const USAGE = 'usage: chaos [--duration 10m] [--seed N] [--stores 3] [--workers 8] [--keys 64] [--txn-workers 4] [--kill-interval 4s] [--max-store-down-time 10s] [--data-dir DIR] [--keep-data]';
 
 function out(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -30,6 +30,7 @@ function parseFlags(argv: readonly string[]): ChaosOptions {
       stores: { type: 'string' },
       workers: { type: 'string' },
       keys: { type: 'string' },
+      'txn-workers': { type: 'string' },
       'kill-interval': { type: 'string' },
       'max-store-down-time': { type: 'string' },
       'data-dir': { type: 'string' },
@@ -54,6 +55,8 @@ function parseFlags(argv: readonly string[]): ChaosOptions {
   if (workers !== undefined) o.workers = workers;
   const keys = int('keys', values.keys);
   if (keys !== undefined) o.keys = keys;
+  const txnWorkers = int('txn-workers', values['txn-workers']);
+  if (txnWorkers !== undefined) o.txnWorkers = txnWorkers;
   if (values['kill-interval'] !== undefined) o.killIntervalMs = parseDurationMs(values['kill-interval']);
   if (values['max-store-down-time'] !== undefined) o.maxStoreDownTimeMs = parseDurationMs(values['max-store-down-time']);
   if (values['data-dir'] !== undefined) o.dataDir = values['data-dir'];

@@ -15,6 +15,13 @@ export interface ChaosOptions {
   readonly stores?: number;
   /** Concurrent client workers, each with its own routed client. @default 8 */
   readonly workers?: number;
+  /**
+   * Workers running bank transactions (src/chaos/txn_bank.ts) beside the raw
+   * workers, each with its own transactional client; 0: none. @default 4
+   */
+  readonly txnWorkers?: number;
+  /** Accounts of the bank workload (at least 4). @default 8 */
+  readonly txnAccounts?: number;
   /** Keys the workload uses (few keys: the checker sees contention). @default 64 */
   readonly keys?: number;
   /** Smallest and largest padding of a written value, bytes. @default 64..1024 */
@@ -87,6 +94,8 @@ export function resolveChaosOptions(o: ChaosOptions, randomSeed: () => number): 
     stores: o.stores ?? 3,
     workers: o.workers ?? 8,
     keys: o.keys ?? 64,
+    txnWorkers: o.txnWorkers ?? 4,
+    txnAccounts: o.txnAccounts ?? 8,
     valueBytesMin: o.valueBytesMin ?? 64,
     valueBytesMax: o.valueBytesMax ?? 1024,
     regionSplitSizeBytes: o.regionSplitSizeBytes ?? 8192,
@@ -112,6 +121,8 @@ export function resolveChaosOptions(o: ChaosOptions, randomSeed: () => number): 
   if (!(Number.isSafeInteger(r.stores) && r.stores >= 3 && r.stores <= 9)) bad(`stores must be an integer from 3 to 9, got ${r.stores}`);
   positiveInt('workers', r.workers);
   if (r.workers > 64) bad(`workers must be at most 64, got ${r.workers}`);
+  if (!(Number.isSafeInteger(r.txnWorkers) && r.txnWorkers >= 0 && r.txnWorkers <= 64)) bad(`txnWorkers must be an integer from 0 to 64, got ${r.txnWorkers}`);
+  if (!(Number.isSafeInteger(r.txnAccounts) && r.txnAccounts >= 4 && r.txnAccounts <= 1000)) bad(`txnAccounts must be an integer from 4 to 1000, got ${r.txnAccounts}`);
   positiveInt('keys', r.keys);
   if (r.keys > 10_000) bad(`keys must be at most 10000, got ${r.keys}`);
   positiveInt('valueBytesMin', r.valueBytesMin);

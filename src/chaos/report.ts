@@ -2,6 +2,7 @@
  * The result of a chaos run ({@link ChaosReport}) and its two renderings: a
  * human summary (several lines) and one JSON line for scripts.
  */
+import type { TxnBankReport } from './txn_bank.js';
 import type { OpStatus } from '../sim/history.js';
 import type { FinalReads, OpKind, WorkloadStats } from './workload.js';
 import type { RegionsSummary, SettleResult } from './settle.js';
@@ -56,6 +57,8 @@ export interface ChaosReport {
   readonly regions: RegionsSummary | undefined;
   readonly finalReads: FinalReads | undefined;
   readonly linearizability: LinearizabilityReport;
+  /** The transactional bank workload (undefined with txnWorkers 0). */
+  readonly txnBank: TxnBankReport | undefined;
   readonly convergence: ConvergenceReport | { readonly ok: false; readonly error: string } | undefined;
 }
 
@@ -98,6 +101,7 @@ export function renderSummary(r: ChaosReport): string {
     for (const x of f.failures) lines.push(`    failed: ${x}`);
   }
   lines.push(`  linearizability: ${renderLinearizability(r.linearizability)}`);
+  if (r.txnBank !== undefined) lines.push(`  txn bank: ${renderTxnBank(r.txnBank)}`);
   lines.push(`  convergence: ${renderConvergence(r.convergence)}`);
   for (const w of r.warnings) lines.push(`  warning: ${w}`);
   for (const f of r.failures) lines.push(`  FAILURE: ${f}`);
@@ -116,6 +120,12 @@ function renderLinearizability(l: LinearizabilityReport): string {
     case 'skipped':
       return `skipped (${l.reason})`;
   }
+}
+
+function renderTxnBank(b: TxnBankReport): string {
+  const s = b.summary;
+  if (s === undefined) return `NOT checked (${b.failures[0] ?? 'the run ended first'})`;
+  return `snapshot isolation ok, ${b.accounts} accounts, ${b.workers} workers: ${s.txns} txns (${s.committed} committed, ${s.aborted} aborted, ${s.unknown} outcome unknown, ${s.unknownCommitted} of those committed)`;
 }
 
 function renderConvergence(c: ChaosReport['convergence']): string {
