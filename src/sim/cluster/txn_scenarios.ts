@@ -8,6 +8,10 @@
  * regions split at a few hundred bytes, raft logs compacted every 100
  * entries, and every store crashed and restarted between iterations.
  *
+ * Beyond TinyKV's row, one store at a time also crashes (losing its unsynced
+ * writes) and restarts during the window, so transactions meet crashed
+ * leaders and lost locks mid-flight, not only between iterations.
+ *
  * Each iteration runs the clients and the faults for a window, stops the
  * faults, heals the network, lets every transaction in flight finish or give
  * up, then crashes and restarts all stores. At the end, on the healed
@@ -16,7 +20,9 @@
  * snapshot-isolated; then the harness checks that every replica converged.
  */
 import { TxnClient } from '../../client/txn_client.js';
+import { WORLD } from '../clock.js';
 import { SimulationError } from '../errors.js';
+import { pick } from '../prng.js';
 import type { Prng } from '../prng.js';
 import type { RunOptions, RunResult } from '../runner.js';
 import type { AsyncCustomScenario } from '../scenario.js';
@@ -28,9 +34,11 @@ import { describeClusterOptions, drawClusterOptions, electionTimeoutMs, seedStre
 import type { GenericParams, NetworkState } from './generic_test.js';
 import { SimTxnRpc } from './sim_txn_rpc.js';
 
-const FAULTS: GenericParams = { nclients: 4, unreliable: true, crash: true, partitions: true, maxraftlog: 100, confchange: true, split: true };
-const iterations = 2;
-const windowMs = 4_000;
+const FAULTS: GenericParams = { nclients: 6, unreliable: true, crash: true, partitions: true, maxraftlog: 100, confchange: true, split: true };
+const iterations = 3;
+const windowMs = 5_000;
+/** Mean pause between two steps of the crash loop (crash one store, or restart the crashed one). */
+const crashStepMs = 1_000;
 const keyCount = 8;
 /** A transaction's operations may take this long (virtual) before its client gives up on it. */
 const txnTimeoutMs = 10_000;
@@ -66,6 +74,33 @@ async function settle<T>(cluster: Cluster, what: string, f: () => Promise<T>): P
   throw new SimulationError('liveness', `${what} failed on the healed cluster: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
 }
 
+/**
+ * Every crashStepMs/2..3·crashStepMs/2: restart the crashed store if there
+ * is one, else crash a random store with even odds. One store down at most,
+ * so a region of 3 or more peers keeps a majority unless the network splits
+ * it; every store runs again when the loop stops.
+ */
+function startCrashLoop(cluster: Cluster, rnd: Prng, isDone: () => boolean): { readonly running: () => boolean } {
+  let down: number | undefined;
+  let running = true;
+  const step = (): void => {
+    if (down !== undefined) {
+      cluster.startServer(down);
+      down = undefined;
+    } else if (!isDone() && rnd.chance({ numerator: 1, denominator: 2 })) {
+      down = pick(rnd, cluster.storeIds);
+      cluster.stopServer(down);
+    }
+    if (isDone() && down === undefined) {
+      running = false;
+      return;
+    }
+    cluster.clock.schedule(rnd.intInclusive(crashStepMs / 2, (3 * crashStepMs) / 2), WORLD, 'txn crash loop', step);
+  };
+  cluster.clock.schedule(rnd.intInclusive(crashStepMs / 2, (3 * crashStepMs) / 2), WORLD, 'txn crash loop', step);
+  return { running: () => running };
+}
+
 async function txnBody(cluster: Cluster, kind: TxnWorkloadKind): Promise<void> {
   const rnd: Prng = cluster.random.stream('txn faults');
   const workload = new TxnWorkload({ kind, keyCount, keyPrefix: 'k' });
@@ -87,8 +122,10 @@ async function txnBody(cluster: Cluster, kind: TxnWorkloadKind): Promise<void> {
       loop().catch((error: unknown) => { failure ??= { error }; }).finally(() => { running--; });
     });
     const faults = startIterationFaults(cluster, rnd, FAULTS, () => done || failure !== undefined, network);
+    const crashes = startCrashLoop(cluster, rnd, () => done);
     await runForAsync(cluster, windowMs);
     done = true;
+    await runUntilTrueAsync(cluster, () => !crashes.running(), 2 * crashStepMs, 'crash loop stop');
     await runUntilTrueAsync(cluster, () => !faults.chaosRunning(), 2 * electionTimeoutMs, 'chaos loop stop');
     cluster.clearFilters();
     network.faulty = false;
