@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Soak run of the raftstore scenarios (TinyKV's 2B/2C tests and the
-// store-level hard cases): every scenario for SEEDS (default 1..200), one
+// store-level hard cases) and the transactional ones (txnBank, txnCycle):
+// every scenario for SEEDS (default 1..200), one
 // `tinykv sim run <scenario> --seeds a..b` per scenario, spread over one
 // worker process per CPU. Prints each scenario's result line and wall time,
 // every FAIL line with its replay command, and ends with `N passed, M failed`.
@@ -10,11 +11,12 @@ import { spawn } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { CLUSTER_SCENARIOS } from '../dist/src/sim/cluster/scenarios.js';
+import { TXN_SCENARIOS } from '../dist/src/sim/cluster/txn_scenarios.js';
 
 const seeds = process.env.SEEDS ?? '1..200';
 const filter = process.argv[2] === undefined ? undefined : new RegExp(process.argv[2]);
 const bin = fileURLToPath(new URL('../bin/tinykv.js', import.meta.url));
-const queue = CLUSTER_SCENARIOS.map((s) => s.name).filter((n) => filter === undefined || filter.test(n));
+const queue = [...CLUSTER_SCENARIOS, ...TXN_SCENARIOS].map((s) => s.name).filter((n) => filter === undefined || filter.test(n));
 let passed = 0;
 let failed = 0;
 
