@@ -33,14 +33,17 @@
  *
  * Flags: --duration-ms (10000), --warmup-ms (2000), --keys (10000),
  * --stores (3), --concurrency (1,64), --only tinykv|etcd.
+ *
+ * The session (temp dir, cleanup, signals), the playground and the load
+ * loop are shared with `txn.ts` (`_playground.ts`, `_drive.ts`).
  */
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RawClient } from '../src/client/raw_client.js';
-import { Playground } from '../src/cli/playground.js';
+import { drive } from './_drive.js';
 import { EtcdCluster, EtcdKvClient, findEtcd } from './_etcd.js';
-import { argNumber, nowMs, quantile, round, xorshift32 } from './_report.js';
+import { BenchSession, startPlayground } from './_playground.js';
+import { argNumber, nowMs, round, xorshift32 } from './_report.js';
 
 type System = 'tinykv' | 'etcd';
 type Scenario = 'put' | 'get';
@@ -54,15 +57,6 @@ interface Target {
   stop(): Promise<void>;
 }
 
-interface Result {
-  readonly ops: number;
-  readonly opsPerSec: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly errors: number;
-  readonly firstError?: string;
-}
-
 interface Options {
   readonly durationMs: number;
   readonly warmupMs: number;
@@ -74,28 +68,13 @@ interface Options {
 
 const KEY_BYTES = 16;
 const VALUE_BYTES = 100;
-/** Pause of a worker after a failed request, so a dead cluster is not spun on. */
-const ERROR_PAUSE_MS = 10;
 /** Requests in flight while pre-loading the key space. */
 const LOAD_CONCURRENCY = 64;
 
 /** `bench-0000000042`: 16 bytes for every index below 10^10. */
 const key = (i: number): Uint8Array => Buffer.from(`bench-${String(i).padStart(KEY_BYTES - 6, '0')}`);
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Set by SIGINT/SIGTERM: workers stop and no more figures are printed (they would be the shutdown's). */
-let interrupted = false;
-
-function line(fields: Record<string, number | string | boolean>): void {
-  if (interrupted) return;
-  const out = { bench: 'cluster', ...fields, node: process.version, cpus: os.cpus().length, at: new Date().toISOString() };
-  process.stdout.write(`${JSON.stringify(out)}\n`);
-}
-
-function progress(message: string): void {
-  process.stderr.write(`bench:cluster: ${message}\n`);
-}
+const session = new BenchSession('cluster');
 
 function argString(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -119,63 +98,15 @@ function parseOptions(): Options {
   };
 }
 
-/**
- * Runs `op` from `concurrency` workers for a warm-up and then a measured window.
- * `op` resolves false for a wrong answer (counted as an error) and may throw.
- */
-async function drive(concurrency: number, warmupMs: number, durationMs: number, seed: number, op: (i: number) => Promise<boolean>): Promise<Result> {
-  const latencies: number[] = [];
-  let errors = 0;
-  let firstError: string | undefined;
-  const measureFrom = nowMs() + warmupMs;
-  const measureUntil = measureFrom + durationMs;
-  let lastEnd = measureFrom;
-  const worker = async (w: number): Promise<void> => {
-    const rand = xorshift32(seed * 1_000 + w + 1);
-    for (let t = nowMs(); t < measureUntil && !interrupted; t = nowMs()) {
-      const measured = t >= measureFrom;
-      let ok: boolean;
-      let error: unknown;
-      try {
-        ok = await op(rand());
-      } catch (err: unknown) {
-        ok = false;
-        error = err;
-      }
-      const end = nowMs();
-      if (measured) {
-        lastEnd = Math.max(lastEnd, end);
-        if (ok) latencies.push(end - t);
-        else {
-          errors++;
-          firstError ??= error === undefined ? 'wrong answer (a pre-loaded key was missing)' : String(error);
-        }
-      }
-      if (!ok) await sleep(ERROR_PAUSE_MS);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
-  latencies.sort((a, b) => a - b);
-  const elapsedMs = Math.max(lastEnd - measureFrom, 1);
-  return {
-    ops: latencies.length,
-    opsPerSec: round((latencies.length / elapsedMs) * 1000, 0),
-    p50Ms: round(quantile(latencies, 0.5), 3),
-    p99Ms: round(quantile(latencies, 0.99), 3),
-    errors,
-    ...(firstError === undefined ? {} : { firstError }),
-  };
-}
-
 /** Writes every key of the key space once (not measured). @throws on the first failed put */
 async function preload(target: Target, keys: number, value: Uint8Array): Promise<void> {
   const started = nowMs();
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < keys && !interrupted) await target.put(key(next++), value);
+    while (next < keys && !session.interrupted) await target.put(key(next++), value);
   };
   await Promise.all(Array.from({ length: LOAD_CONCURRENCY }, worker));
-  progress(`${target.system}: pre-loaded ${keys} keys in ${round(nowMs() - started, 0)} ms`);
+  session.progress(`${target.system}: pre-loaded ${keys} keys in ${round(nowMs() - started, 0)} ms`);
 }
 
 /** Pre-loads, then runs every scenario; returns ops/s by `scenario/concurrency`. */
@@ -187,8 +118,8 @@ async function runScenarios(target: Target, o: Options, value: Uint8Array): Prom
     ...o.concurrency.map((c): [Scenario, number] => ['get', c]),
   ];
   for (const [seed, [scenario, concurrency]] of plan.entries()) {
-    if (interrupted) break;
-    progress(`${target.system}: ${scenario} with ${concurrency} in flight, ${o.warmupMs} ms warm-up + ${o.durationMs} ms`);
+    if (session.interrupted) break;
+    session.progress(`${target.system}: ${scenario} with ${concurrency} in flight, ${o.warmupMs} ms warm-up + ${o.durationMs} ms`);
     const load1 = round(os.loadavg()[0] ?? 0, 2);
     const op = scenario === 'put'
       ? async (r: number): Promise<boolean> => {
@@ -196,69 +127,42 @@ async function runScenarios(target: Target, o: Options, value: Uint8Array): Prom
         return true;
       }
       : async (r: number): Promise<boolean> => (await target.get(key(r % o.keys))) !== undefined;
-    const res = await drive(concurrency, o.warmupMs, o.durationMs, seed, op);
-    line({ system: target.system, scenario, concurrency, ...res, durationMs: o.durationMs, keys: o.keys, load1 });
+    // No operation here retries: `retries` is always 0 and is left out of the line.
+    const { retries: _retries, ...res } = await drive({ concurrency, warmupMs: o.warmupMs, durationMs: o.durationMs, seed, stopped: () => session.interrupted }, op);
+    session.line({ system: target.system, scenario, concurrency, ...res, durationMs: o.durationMs, keys: o.keys, load1 });
     rates.set(`${scenario}/${concurrency}`, res.opsPerSec);
   }
   return rates;
 }
 
-async function startTinykv(dataDir: string, stores: number, track: (stop: () => Promise<void>) => void): Promise<Target> {
-  progress(`tinykv: starting a scheduler and ${stores} stores`);
-  const started = nowMs();
-  const playground = await Playground.start({
-    dataDir, stores, pdPort: 0, storePort: 0,
-    onExit: (name, status) => progress(`tinykv: ${name} exited (${status}) during the bench; see ${path.join(dataDir, 'logs')}`),
-  });
+async function startTinykv(dataDir: string, stores: number): Promise<Target> {
+  const playground = await startPlayground(session, dataDir, stores);
   const client = new RawClient({ pd: playground.pdAddr });
-  const stop = async (): Promise<void> => {
+  const stop = session.track(async () => {
     client.close();
     await playground.stop();
-  };
-  track(stop);
-  progress(`tinykv: serving in ${round(nowMs() - started, 0)} ms (scheduler ${playground.pdAddr}, stores ${playground.storeAddrs.join(' ')})`);
+  });
   return { system: 'tinykv', put: (k, v) => client.put(k, v), get: (k) => client.get(k), stop };
 }
 
-async function startEtcd(bin: string, dataDir: string, track: (stop: () => Promise<void>) => void): Promise<Target> {
-  progress('etcd: starting 3 members');
+async function startEtcd(bin: string, dataDir: string): Promise<Target> {
+  session.progress('etcd: starting 3 members');
   const started = nowMs();
   const cluster = await EtcdCluster.start({ bin, dataDir, members: 3 });
   process.once('exit', () => cluster.killNow());
   const leader = await cluster.leaderAddr();
   const client = new EtcdKvClient(leader);
-  const stop = async (): Promise<void> => {
+  const stop = session.track(async () => {
     client.close();
     await cluster.stop();
-  };
-  track(stop);
-  progress(`etcd: healthy in ${round(nowMs() - started, 0)} ms (members ${cluster.clientAddrs.join(' ')}, leader ${leader})`);
+  });
+  session.progress(`etcd: healthy in ${round(nowMs() - started, 0)} ms (members ${cluster.clientAddrs.join(' ')}, leader ${leader})`);
   return { system: 'etcd', put: (k, v) => client.put(k, v), get: (k) => client.get(k), stop };
 }
 
 async function main(): Promise<void> {
   const o = parseOptions();
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tinykv-bench-cluster-'));
-  const running = new Set<() => Promise<void>>();
-  const track = (stop: () => Promise<void>): void => {
-    running.add(stop);
-  };
-  let cleaning: Promise<void> | undefined;
-  const cleanup = (): Promise<void> => {
-    cleaning ??= (async () => {
-      await Promise.allSettled([...running].map((stop) => stop()));
-      running.clear();
-      fs.rmSync(root, { recursive: true, force: true });
-    })();
-    return cleaning;
-  };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      interrupted = true;
-      progress(`${signal}: stopping every process`);
-      void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-    });
-  }
+  const root = session.root;
   const rand = xorshift32(11);
   const value = new Uint8Array(VALUE_BYTES).map(() => rand() & 0xff);
   const rates = new Map<System, Map<string, number>>();
@@ -266,22 +170,20 @@ async function main(): Promise<void> {
     const etcdBin = o.only === 'tinykv' ? undefined : findEtcd();
     if (o.only === 'etcd' && etcdBin === undefined) throw new Error('--only etcd: etcd not found on PATH (Debian package etcd-server)');
     if (o.only !== 'tinykv' && etcdBin === undefined) {
-      line({ note: 'etcd not found on PATH: install the Debian package etcd-server for the comparison; running TinyKV.ts only' });
+      session.line({ note: 'etcd not found on PATH: install the Debian package etcd-server for the comparison; running TinyKV.ts only' });
     }
     if (o.only !== 'etcd') {
-      const target = await startTinykv(path.join(root, 'tinykv'), o.stores, track);
+      const target = await startTinykv(path.join(root, 'tinykv'), o.stores);
       rates.set('tinykv', await runScenarios(target, o, value));
-      running.delete(target.stop);
       await target.stop();
     }
-    if (etcdBin !== undefined && !interrupted) {
-      const target = await startEtcd(etcdBin, path.join(root, 'etcd'), track);
+    if (etcdBin !== undefined && !session.interrupted) {
+      const target = await startEtcd(etcdBin, path.join(root, 'etcd'));
       rates.set('etcd', await runScenarios(target, o, value));
-      running.delete(target.stop);
       await target.stop();
     }
   } finally {
-    await cleanup();
+    await session.cleanup();
   }
   const tinykv = rates.get('tinykv');
   const etcd = rates.get('etcd');
@@ -290,7 +192,7 @@ async function main(): Promise<void> {
     const other = etcd.get(name);
     if (other === undefined || other === 0) continue;
     const [scenario = '', concurrency = '0'] = name.split('/');
-    line({ scenario, concurrency: Number(concurrency), ratio: round(rate / other, 3) });
+    session.line({ scenario, concurrency: Number(concurrency), ratio: round(rate / other, 3) });
   }
 }
 

@@ -5,6 +5,13 @@ export const EXIT = {
   failed: 1,
   /** The command line was wrong: unknown option, bad hex, bad number. */
   usage: 2,
-  /** `raw get` found no value for the key. */
+  /** `raw get` found no value for the key; `txn get` found none for at least one key. */
   notFound: 3,
+  /**
+   * `txn` was not committed because of another transaction (WRITE_CONFLICT,
+   * TXN_ABORTED): nothing was written and running it again may succeed. Its
+   * own code so that a script can retry on it alone, not on every failure
+   * (a deadline during a commit may have committed).
+   */
+  conflict: 4,
 } as const;

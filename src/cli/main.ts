@@ -1,6 +1,6 @@
 /**
  * The `tinykv` command. Exit codes: 0 ok, 1 operation failed, 2 usage error,
- * 3 key not found (docs/CLI.md).
+ * 3 key not found, 4 transaction not committed because of a conflict (docs/CLI.md).
  */
 import { Command, CommanderError } from 'commander';
 import { ClientError, SchedulerError } from '../client/errors.js';
@@ -18,6 +18,7 @@ import { rawCommand } from './raw_commands.js';
 import { schedulerCommand } from './scheduler_command.js';
 import { playgroundCommand, serverCommand } from './server_commands.js';
 import { simCommand } from './sim_commands.js';
+import { txnCommand } from './txn_commands.js';
 
 export async function main(argv: readonly string[]): Promise<number> {
   let exitCode: number = EXIT.ok;
@@ -32,6 +33,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .addCommand(serverCommand(setExit))
     .addCommand(playgroundCommand(setExit))
     .addCommand(rawCommand(setExit))
+    .addCommand(txnCommand(setExit))
     .addCommand(ctlCommand(setExit))
     .addCommand(schedulerCommand(setExit))
     .addCommand(simCommand(setExit));

@@ -185,6 +185,8 @@ export function playgroundCommand(setExit: (code: number) => void): Command {
           `  ${cli} raw put hello world --pd ${pd}`,
           `  ${cli} raw get hello --pd ${pd}`,
           `  ${cli} raw scan --limit 10 --pd ${pd}`,
+          `  ${cli} txn put a 1 b 2 --pd ${pd}        # one transaction`,
+          `  ${cli} txn get a b --pd ${pd}            # one snapshot`,
           `  ${cli} ctl stores --pd ${pd}`,
           `  ${cli} ctl regions --pd ${pd}`,
           '',
