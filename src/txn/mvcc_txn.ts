@@ -90,7 +90,7 @@ export class MvccTxn {
     const found = this.scanWrites(key, this.startTs, (w) => w.kind !== WriteKind.Rollback);
     if (found === undefined) return undefined;
     const { write } = found;
-    if (write.kind === WriteKind.Put) return this.readValue(key, write.startTs);
+    if (write.kind === WriteKind.Put) return readCommittedValue(this.reader, key, write.startTs, 'read');
     // Rollbacks were skipped by the scan, so only a Delete can remain.
     assert(write.kind === WriteKind.Delete, 'getValue: rollback writes are skipped');
     return undefined;
@@ -156,14 +156,17 @@ export class MvccTxn {
     }
   }
 
-  private readValue(key: Uint8Array, startTs: bigint): Uint8Array {
-    const value = this.reader.getCF(CF_DEFAULT, encodeKey(key, startTs));
-    if (value === undefined) {
-      throw new MvccError(
-        MVCC_ERROR_CODES.MissingValue,
-        `Cannot read ${formatKey(key)}: committed Put of txn ${startTs} has no value in CF default`,
-      );
-    }
-    return value;
+}
+
+/**
+ * The value a committed Put of the txn started at `startTs` wrote for `key`
+ * (CF default at encodeKey(key, startTs)).
+ * @throws {MvccError} MissingValue when it is not there: the record and its value are written together, so storage is corrupt.
+ */
+export function readCommittedValue(reader: StorageReader, key: Uint8Array, startTs: bigint, verb: string): Uint8Array {
+  const value = reader.getCF(CF_DEFAULT, encodeKey(key, startTs));
+  if (value === undefined) {
+    throw new MvccError(MVCC_ERROR_CODES.MissingValue, `Cannot ${verb} ${formatKey(key)}: committed Put of txn ${startTs} has no value in CF default`);
   }
+  return value;
 }

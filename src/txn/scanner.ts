@@ -18,15 +18,15 @@
  * stops at `endKey` (exclusive; empty = unbounded) or where the reader's
  * iterators end (a region-bounded reader ends at its region's end).
  */
-import { CF_DEFAULT, CF_LOCK, CF_WRITE } from '../storage/engine.js';
+import { CF_LOCK, CF_WRITE } from '../storage/engine.js';
 import type { DBIterator, StorageReader } from '../storage/storage.js';
 import { assert } from '../util/assert.js';
-import { compareBytes, equalBytes, formatKey } from '../util/bytes.js';
+import { compareBytes, equalBytes } from '../util/bytes.js';
 import { assertU64, decodeKey, decodeUserKey, encodeBytes, encodeKey } from './codec.js';
-import { MVCC_ERROR_CODES, MvccError } from './errors.js';
 import { parseLock } from './lock.js';
 import type { Lock } from './lock.js';
 import { parseWrite, WriteKind } from './write.js';
+import { readCommittedValue } from './mvcc_txn.js';
 
 /** One user key of a scan: its visible value, or the lock that hides it. */
 export type ScanEntry =
@@ -118,19 +118,9 @@ export class Scanner {
     if (this.writes.valid() && equalBytes(decodeUserKey(this.writes.item().key), key)) this.writes.next();
     assert(!this.writes.valid() || !equalBytes(decodeUserKey(this.writes.item().key), key), 'Scanner: cursor moved past the key');
     if (visible === undefined || visible.kind === WriteKind.Delete) return undefined;
-    return this.readValue(key, visible.startTs);
+    return readCommittedValue(this.reader, key, visible.startTs, 'scan');
   }
 
-  private readValue(key: Uint8Array, startTs: bigint): Uint8Array {
-    const value = this.reader.getCF(CF_DEFAULT, encodeKey(key, startTs));
-    if (value === undefined) {
-      throw new MvccError(
-        MVCC_ERROR_CODES.MissingValue,
-        `Cannot scan ${formatKey(key)}: committed Put of txn ${startTs} has no value in CF default`,
-      );
-    }
-    return value;
-  }
 }
 
 function minKey(a: Uint8Array | undefined, b: Uint8Array | undefined): Uint8Array | undefined {

@@ -16,38 +16,15 @@
 import type { BatchRollbackRequest, BatchRollbackResponse, KeyError } from '../../pb/kvrpcpb.js';
 import type { Storage } from '../../storage/storage.js';
 import { formatKey } from '../../util/bytes.js';
-import { sortedUniqueKeys } from '../latches.js';
 import type { Latches } from '../latches.js';
-import { MvccTxn } from '../mvcc_txn.js';
+import type { MvccTxn } from '../mvcc_txn.js';
 import { WriteKind } from '../write.js';
-import { answeringRegionErrors, keyError, storageContext } from './_common.js';
+import { keyError, perKeyCommand } from './_common.js';
 import { putRollback, rollbackLock } from './_lock_actions.js';
 
 /** @throws {MvccError} on corrupt MVCC records; storage errors other than region errors. */
 export async function kvBatchRollback(storage: Storage, latches: Latches, req: BatchRollbackRequest): Promise<BatchRollbackResponse> {
-  const release = await latches.acquire(req.keys);
-  try {
-    return await answeringRegionErrors<BatchRollbackResponse>(async () => {
-      const ctx = storageContext(req.context);
-      const reader = await storage.reader(ctx);
-      let txn: MvccTxn;
-      try {
-        txn = new MvccTxn(reader, req.startVersion);
-        // Duplicates would buffer the same rollback twice (TestRollbackDuplicateKeys4C).
-        for (const key of sortedUniqueKeys(req.keys)) {
-          const error = rollbackKey(txn, key);
-          if (error !== undefined) return { regionError: undefined, error };
-        }
-      } finally {
-        reader.close();
-      }
-      latches.validate(txn, req.keys);
-      if (txn.writes().length > 0) await storage.write(ctx, txn.writes());
-      return { regionError: undefined, error: undefined };
-    }, (regionError) => ({ regionError, error: undefined }));
-  } finally {
-    release();
-  }
+  return perKeyCommand(storage, latches, req.context, req.startVersion, req.keys, rollbackKey);
 }
 
 function rollbackKey(txn: MvccTxn, key: Uint8Array): KeyError | undefined {

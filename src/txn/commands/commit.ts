@@ -17,40 +17,17 @@
 import type { CommitRequest, CommitResponse, KeyError } from '../../pb/kvrpcpb.js';
 import type { Storage } from '../../storage/storage.js';
 import { formatKey } from '../../util/bytes.js';
-import { sortedUniqueKeys } from '../latches.js';
 import type { Latches } from '../latches.js';
-import { MvccTxn } from '../mvcc_txn.js';
+import type { MvccTxn } from '../mvcc_txn.js';
 import { WriteKind } from '../write.js';
-import { answeringRegionErrors, keyError, storageContext } from './_common.js';
+import { keyError, perKeyCommand } from './_common.js';
 import { commitLock } from './_lock_actions.js';
 
 /**
  * @throws {MvccError} on corrupt MVCC records; storage errors other than region errors.
  */
 export async function kvCommit(storage: Storage, latches: Latches, req: CommitRequest): Promise<CommitResponse> {
-  const release = await latches.acquire(req.keys);
-  try {
-    return await answeringRegionErrors<CommitResponse>(async () => {
-      const ctx = storageContext(req.context);
-      const reader = await storage.reader(ctx);
-      let txn: MvccTxn;
-      try {
-        txn = new MvccTxn(reader, req.startVersion);
-        // Duplicates would buffer the same write twice (TestRecommitKey4B).
-        for (const key of sortedUniqueKeys(req.keys)) {
-          const error = commitKey(txn, key, req.commitVersion);
-          if (error !== undefined) return { regionError: undefined, error };
-        }
-      } finally {
-        reader.close();
-      }
-      latches.validate(txn, req.keys);
-      if (txn.writes().length > 0) await storage.write(ctx, txn.writes());
-      return { regionError: undefined, error: undefined };
-    }, (regionError) => ({ regionError, error: undefined }));
-  } finally {
-    release();
-  }
+  return perKeyCommand(storage, latches, req.context, req.startVersion, req.keys, (txn, key) => commitKey(txn, key, req.commitVersion));
 }
 
 function commitKey(txn: MvccTxn, key: Uint8Array, commitTs: bigint): KeyError | undefined {
