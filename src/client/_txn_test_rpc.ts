@@ -24,16 +24,16 @@
  *   when nothing else can run (after a `setImmediate` turn): a test's
  *   timeouts and TTLs cost no real time, and a run is deterministic.
  */
+import { RegionReader } from '../raftstore/region_reader.js';
 import type { Region } from '../pb/metapb.js';
 import { Server } from '../server/server.js';
 import { keyInRegion } from '../raftstore/cmd_check.js';
 import { keyNotInRegion, regionNotFound } from '../raftstore/region_errors.js';
 import { CF_LOCK } from '../storage/engine.js';
-import type { CfName, Engine, ReadView } from '../storage/engine.js';
-import { EngineIterator } from '../storage/engine_iterator.js';
+import type { Engine } from '../storage/engine.js';
 import { MemEngine } from '../storage/mem_engine.js';
 import { checkDataCf, StorageError } from '../storage/storage.js';
-import type { DBIterator, Modify, Storage, StorageContext, StorageReader } from '../storage/storage.js';
+import type { Modify, Storage, StorageContext, StorageReader } from '../storage/storage.js';
 import { WriteBatch } from '../storage/write_batch.js';
 import { decodeUserKey } from '../txn/codec.js';
 import { assert, assertNever } from '../util/assert.js';
@@ -326,7 +326,9 @@ class RegionStorage implements Storage {
   }
 
   async reader(ctx: StorageContext): Promise<StorageReader> {
-    return new BoundedReader(this.engine.readView(), this.bounds(ctx));
+    // Unrouted requests (region 0) read the whole key space, as the standalone server does.
+    const region = this.bounds(ctx) ?? { id: 0, startKey: Buffer.alloc(0), endKey: Buffer.alloc(0), regionEpoch: undefined, peers: [] };
+    return new RegionReader({ region, view: this.engine.readView() });
   }
 
   private bounds(ctx: StorageContext): Region | undefined {
@@ -334,34 +336,5 @@ class RegionStorage implements Storage {
     const region = this.regionOf(ctx.regionId);
     if (region === undefined) throw StorageError.region(regionNotFound(ctx.regionId));
     return pbRegion(region);
-  }
-}
-
-class BoundedReader implements StorageReader {
-  private readonly iterators = new Set<DBIterator>();
-
-  constructor(
-    private readonly view: ReadView,
-    private readonly region: Region | undefined,
-  ) {}
-
-  getCF(cf: CfName, key: Uint8Array): Uint8Array | undefined {
-    checkDataCf(cf);
-    if (this.region !== undefined && !keyInRegion(key, this.region)) throw StorageError.region(keyNotInRegion(key, this.region));
-    return this.view.get(cf, key);
-  }
-
-  iterCF(cf: CfName): DBIterator {
-    checkDataCf(cf);
-    const bounds = this.region === undefined ? undefined : { start: this.region.startKey, end: this.region.endKey };
-    const it = new EngineIterator(this.view, cf, bounds);
-    this.iterators.add(it);
-    return it;
-  }
-
-  close(): void {
-    for (const it of this.iterators) it.close();
-    this.iterators.clear();
-    this.view.close();
   }
 }
