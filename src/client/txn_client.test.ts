@@ -361,6 +361,43 @@ describe('TxnClient', () => {
     await c.close();
   });
 
+  test('run() retries a conflicted body in a new transaction, and gives up after attemptsMax', async () => {
+    const { client } = setup();
+    const { client: c } = client();
+    await write(c, { n: '0' });
+    let runs = 0;
+    // The first run reads n, then another client commits n before it commits: a conflict, and a rerun.
+    const { value, commitTs } = await c.run(async (txn) => {
+      runs++;
+      const n = Number(dec(await txn.get(enc('n'))));
+      if (runs === 1) await write(c, { n: String(n + 10) });
+      txn.put(enc('n'), enc(String(n + 1)));
+      return n;
+    });
+    assert.equal(runs, 2);
+    assert.equal(value, 10, 'the rerun read the other commit');
+    assert.ok(commitTs !== undefined);
+    assert.deepEqual(await read(c, ['n']), ['11']);
+    // A body that always conflicts fails with the last WRITE_CONFLICT after attemptsMax runs.
+    let tries = 0;
+    const err = await c.run(async (txn) => {
+      tries++;
+      await txn.get(enc('n'));
+      await write(c, { n: `other ${tries}` });
+      txn.put(enc('n'), enc('mine'));
+    }, { attemptsMax: 3 }).then(() => undefined, (e: unknown) => e);
+    assert.ok(isTxnError(TXN_ERROR_CODES.WriteConflict)(err), String(err));
+    assert.equal(tries, 3);
+    // A body that throws is not retried and writes nothing.
+    await assert.rejects(c.run(async (txn) => {
+      txn.put(enc('n'), enc('never'));
+      throw new Error('body failed');
+    }), /body failed/);
+    assert.deepEqual(await read(c, ['n']), ['other 3']);
+    await assert.rejects(c.run(async () => undefined, { attemptsMax: 0 }), RangeError);
+    await c.close();
+  });
+
   test('the write buffer keeps the last write per key whatever the order, across many keys', async () => {
     const { client } = setup();
     const { client: c } = client();

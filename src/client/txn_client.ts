@@ -51,6 +51,8 @@ export const txnBufferKeysMax = 100_000;
 const bufferTailMax = 1024;
 
 const lockTtlMsDefault = 3_000;
+/** Runs of a transaction's body by {@link TxnClient.run} before a retryable failure is final. */
+const runAttemptsMaxDefault = 10;
 const timeoutMsDefault = 20_000;
 const backoffBaseMsDefault = 10;
 const backoffMaxMsDefault = 500;
@@ -95,6 +97,39 @@ export class TxnClient {
     const beganMs = this.core.rpc.nowMs();
     const startTs = await this.core.rpc.tso(beganMs + this.core.timeoutMs);
     return new Transaction(this.core, startTs, beganMs);
+  }
+
+  /**
+   * Runs `body` in a transaction and commits it, running it again in a new
+   * transaction (after a backoff pause) while the commit fails with a
+   * retryable error (WRITE_CONFLICT, TXN_ABORTED), at most `attemptsMax`
+   * times in all (FoundationDB's `transact`). `body` may therefore run more
+   * than once: it must only read and write through `txn`. When `body`
+   * throws, its transaction is dropped (nothing was written) and the error
+   * propagates.
+   * @returns what the last run of `body` returned, and the commit ts (undefined: nothing to commit)
+   * @throws {TxnError} the last retryable one once attempts run out, or any other; {ClientError}
+   */
+  async run<T>(body: (txn: Transaction) => Promise<T>, options: { readonly attemptsMax?: number } = {}): Promise<{ readonly value: T; readonly commitTs: bigint | undefined }> {
+    const attemptsMax = options.attemptsMax ?? runAttemptsMaxDefault;
+    if (!(Number.isSafeInteger(attemptsMax) && attemptsMax >= 1)) throw new RangeError(`Cannot run a transaction: attemptsMax must be a positive integer, got ${attemptsMax}`);
+    const backoff = this.core.newBackoff();
+    for (let attempt = 1; ; attempt++) {
+      const txn = await this.begin();
+      let value: T;
+      try {
+        value = await body(txn);
+      } catch (err: unknown) {
+        await txn.rollback();
+        throw err;
+      }
+      try {
+        return { value, commitTs: await txn.commit() };
+      } catch (err: unknown) {
+        if (!(err instanceof TxnError && err.retryable) || attempt >= attemptsMax) throw err;
+      }
+      await this.core.rpc.sleep(backoff.next());
+    }
   }
 
   /** Waits for background secondary commits and rollbacks to finish (they never reject). */
@@ -585,9 +620,14 @@ export class TxnCore {
     if (this.rpc.nowMs() >= op.deadlineMs) throw deadlineExceeded(op);
   }
 
+  /** A fresh backoff with the client's pauses. */
+  newBackoff(): Backoff {
+    return new Backoff({ baseMs: this.backoffBaseMs, maxMs: this.backoffMaxMs });
+  }
+
   private newOp(what: string): OpState {
     return {
-      what, deadlineMs: this.rpc.nowMs() + this.timeoutMs, backoff: new Backoff({ baseMs: this.backoffBaseMs, maxMs: this.backoffMaxMs }),
+      what, deadlineMs: this.rpc.nowMs() + this.timeoutMs, backoff: this.newBackoff(),
       immediate: 0, failure: undefined,
     };
   }
