@@ -14,17 +14,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { Command, CommanderError } from 'commander';
-import { PdClient } from '../client/scheduler_client.js';
-import { DEFAULT_RAFTSTORE_CONFIG } from '../raftstore/config.js';
-import { startSchedulerServer } from '../scheduler/server/scheduler_server.js';
-import type { RunningSchedulerServer } from '../scheduler/server/scheduler_server.js';
-import { startClusterStore } from '../server/cluster_store.js';
-import type { RunningClusterStore } from '../server/cluster_store.js';
-import { silentLogger } from '../util/log.js';
+import { startTestCluster, waitFor } from '../server/_test_cluster.js';
+import type { TestCluster } from '../server/_test_cluster.js';
 import { EXIT } from './exit_codes.js';
 import { UsageError } from './format.js';
 import type { CliIo } from './format.js';
@@ -67,14 +61,6 @@ async function runTxn(args: readonly string[], stdin: ScriptInput = { stream: Re
 
 const script = (text: string): ScriptInput => ({ stream: Readable.from([text]), interactive: false });
 
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('script parsing', () => {
   test('words, quotes and escapes', () => {
     assert.deepEqual(tokenize('  put  k   v '), ['put', 'k', 'v']);
@@ -99,34 +85,15 @@ describe('script parsing', () => {
 });
 
 describe('tinykv txn against a scheduler and three stores', { timeout: 60_000 }, () => {
-  let root: string;
-  let scheduler: RunningSchedulerServer;
-  const stores: RunningClusterStore[] = [];
-  const pd = (): string[] => ['--pd', scheduler.addr];
+  let cluster: TestCluster;
+  const pd = (): string[] => ['--pd', cluster.scheduler.addr];
 
   before(async () => {
-    root = fs.mkdtempSync(path.join(os.tmpdir(), 'tinykv-cli-txn-'));
-    scheduler = await startSchedulerServer({ dataDir: path.join(root, 'scheduler'), addr: '127.0.0.1:0', logger: silentLogger(), tickMs: 50 });
-    const start = async (i: number): Promise<void> => {
-      stores.push(await startClusterStore({
-        dataDir: path.join(root, `store-${i}`), addr: '127.0.0.1:0', pd: scheduler.addr, logger: silentLogger(),
-        baseTickMs: 20, config: DEFAULT_RAFTSTORE_CONFIG, regionHeartbeatMs: 200, storeHeartbeatMs: 200,
-      }));
-    };
-    await start(0);
-    await Promise.all([start(1), start(2)]);
-    const client = new PdClient({ addrs: scheduler.addr });
-    try {
-      await waitFor('three replicas of the first region', async () => ((await client.getRegion(new Uint8Array()))?.region.peers.length ?? 0) === 3);
-    } finally {
-      client.close();
-    }
+    cluster = await startTestCluster('tinykv-cli-txn-');
   });
 
   after(async () => {
-    await Promise.all(stores.map((s) => s.stop()));
-    await scheduler.stop();
-    fs.rmSync(root, { recursive: true, force: true });
+    await cluster.stop();
   });
 
   test('put two keys in one transaction, get both, scan, delete', async () => {
@@ -159,7 +126,7 @@ describe('tinykv txn against a scheduler and three stores', { timeout: 60_000 },
     assert.equal(res.stderr, 'not found: nothing\n');
     assert.equal((await runTxn(['get', 'counter', 'other key', ...pd()])).stdout, 'counter\t2\nother key\ta b\n');
 
-    const file = path.join(root, 'script.txt');
+    const file = path.join(cluster.root, 'script.txt');
     fs.writeFileSync(file, 'get counter\r\nput counter 3\r\n');
     const fromFile = await runTxn(['exec', '--file', file, ...pd()]);
     assert.match(fromFile.stdout, /^start ts \d+\ncounter\t2\ncommitted at \d+\n$/);
@@ -196,7 +163,7 @@ describe('tinykv txn against a scheduler and three stores', { timeout: 60_000 },
 
   test('usage errors exit 2 before anything is sent; an unreachable scheduler exits 1', async () => {
     for (const args of [['put', 'k1', 'v1', 'k2'], ['put'], ['get'], ['get', 'zz', '--hex'], ['scan', '--limit', '0'], ['scan', '--limit', '10001'],
-      ['get', 'k', '--timeout', 'soon'], ['exec', '--file', path.join(root, 'missing.txt')], ['frobnicate']]) {
+      ['get', 'k', '--timeout', 'soon'], ['exec', '--file', path.join(cluster.root, 'missing.txt')], ['frobnicate']]) {
       const res = await runTxn([...args, ...pd()]);
       assert.equal(res.code, EXIT.usage, `tinykv txn ${args.join(' ')}: ${res.stderr}`);
       assert.notEqual(res.stderr, '');
@@ -208,6 +175,6 @@ describe('tinykv txn against a scheduler and three stores', { timeout: 60_000 },
   });
 
   test('main registers `tinykv txn`', async () => {
-    assert.equal(await main(['txn', 'put', 'k1', 'v1', 'k2', '--pd', scheduler.addr]), EXIT.usage);
+    assert.equal(await main(['txn', 'put', 'k1', 'v1', 'k2', '--pd', cluster.scheduler.addr]), EXIT.usage);
   });
 });

@@ -5,22 +5,14 @@
 // REGION_CHANGED without being served; an abandoned transaction's locks are
 // rolled back by a reader (KvCheckTxnStatus, KvResolveLock) and a committed
 // primary's locked secondary is committed by one.
-// Method: startSchedulerServer + three startClusterStore on loopback in temp
-// dirs (20 ms ticks, 200 ms heartbeats), as server/cluster_store.test.ts;
+// Method: a scheduler and three stores on loopback (server/_test_cluster.ts);
 // the split is made on the leader's StoreNode (`tinykv ctl split`'s path);
 // abandoned locks are written with raw TxnRpc calls.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { Op } from '../pb/kvrpcpb.js';
-import { DEFAULT_RAFTSTORE_CONFIG } from '../raftstore/config.js';
-import { startSchedulerServer } from '../scheduler/server/scheduler_server.js';
-import type { RunningSchedulerServer } from '../scheduler/server/scheduler_server.js';
-import { startClusterStore } from '../server/cluster_store.js';
-import type { RunningClusterStore } from '../server/cluster_store.js';
-import { silentLogger } from '../util/log.js';
+import { startTestCluster } from '../server/_test_cluster.js';
+import type { TestCluster } from '../server/_test_cluster.js';
 import { PdClient } from './scheduler_client.js';
 import { TxnClient } from './txn_client.js';
 import { REGION_CHANGED } from './txn_rpc.js';
@@ -30,14 +22,6 @@ import { GrpcTxnRpc } from './txn_rpc_grpc.js';
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array | undefined): string | undefined => (b === undefined ? undefined : new TextDecoder().decode(b));
 const KEYS = 'abcdefghijklmnopqrstuvwxyz'.split('').map((l) => `k${l}`);
-
-async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Counts the REGION_CHANGED answers of the rpc it wraps. */
 class Counting implements TxnRpc {
@@ -66,37 +50,23 @@ class Counting implements TxnRpc {
 }
 
 describe('GrpcTxnRpc against a scheduler and three stores', () => {
-  let root: string;
-  let scheduler: RunningSchedulerServer;
-  const stores: RunningClusterStore[] = [];
+  let cluster: TestCluster;
   let pd: PdClient;
   const rpcOptions = { attemptTimeoutMs: 1_000, retryPauseMs: 20, retryPauseMsMax: 200 } as const;
   const newClient = (): { client: TxnClient; rpc: GrpcTxnRpc; counting: Counting } => {
-    const rpc = new GrpcTxnRpc({ pd: scheduler.addr, ...rpcOptions });
+    const rpc = new GrpcTxnRpc({ pd: cluster.scheduler.addr, ...rpcOptions });
     const counting = new Counting(rpc);
     return { client: new TxnClient({ rpc: counting, timeoutMs: 10_000, lockTtlMs: 300, backoffMaxMs: 100 }), rpc, counting };
   };
 
   before(async () => {
-    root = fs.mkdtempSync(path.join(os.tmpdir(), 'tinykv-txn-'));
-    scheduler = await startSchedulerServer({ dataDir: path.join(root, 'scheduler'), addr: '127.0.0.1:0', logger: silentLogger(), tickMs: 50 });
-    const start = async (i: number): Promise<void> => {
-      stores.push(await startClusterStore({
-        dataDir: path.join(root, `store-${i}`), addr: '127.0.0.1:0', pd: scheduler.addr, logger: silentLogger(),
-        baseTickMs: 20, config: DEFAULT_RAFTSTORE_CONFIG, regionHeartbeatMs: 200, storeHeartbeatMs: 200,
-      }));
-    };
-    await start(0);
-    await Promise.all([start(1), start(2)]);
-    pd = new PdClient({ addrs: scheduler.addr });
-    await waitFor('three replicas of the first region', async () => ((await pd.getRegion(enc('')))?.region.peers.length ?? 0) === 3);
+    cluster = await startTestCluster('tinykv-txn-');
+    pd = new PdClient({ addrs: cluster.scheduler.addr });
   });
 
   after(async () => {
     pd.close();
-    await Promise.all(stores.map((s) => s.stop()));
-    await scheduler.stop();
-    fs.rmSync(root, { recursive: true, force: true });
+    await cluster.stop();
   });
 
   test('a txn across a region split commits, is regrouped, and reads back from a fresh client', async () => {
@@ -105,7 +75,7 @@ describe('GrpcTxnRpc against a scheduler and three stores', () => {
     for (const k of KEYS) first.put(enc(k), enc(`${k}-1`));
     await first.commit();
     const before = await rpc.locate(enc('ka'), Date.now() + 5_000);
-    const leader = stores.find((s) => s.node.isLeader(before.id));
+    const leader = cluster.stores.find((s) => s.node.isLeader(before.id));
     assert.ok(leader !== undefined);
     const outcome = await leader.node.splitRegion(before.id, undefined, Buffer.from('km'));
     assert.equal(outcome.regions?.length, 2, JSON.stringify(outcome));
